@@ -1,0 +1,15 @@
+// Every `kiln` subcommand is one file, cmd_<name>.cc, exposing one entry point.
+// Each returns the process exit code; errors are reported by main.
+#pragma once
+
+namespace kiln::cli {
+
+// Exit codes shared by all subcommands.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;      // bad input, failed run
+inline constexpr int kExitUsage = 2;      // bad flags
+inline constexpr int kExitNoDevice = 3;   // a GPU was required and none is present
+
+int run_inspect(int argc, char** argv);
+
+}  // namespace kiln::cli

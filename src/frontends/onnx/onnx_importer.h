@@ -1,0 +1,15 @@
+// ONNX protobuf -> kiln IR.
+#pragma once
+
+#include <string>
+
+#include "ir/graph.h"
+
+namespace kiln::onnx {
+
+// Reads, converts, folds constants and infers shapes. Throws kiln::Error naming the
+// file and, where relevant, the node; unsupported ops are all listed in one error.
+ir::Graph import_onnx_file(const std::string& path);
+ir::Graph import_onnx_bytes(const void* data, size_t size, const std::string& source_name);
+
+}  // namespace kiln::onnx
