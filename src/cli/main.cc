@@ -18,6 +18,9 @@ struct Subcommand {
 
 const Subcommand kSubcommands[] = {
     {"inspect", kiln::cli::run_inspect, "inputs/outputs, op counts, parameters, FLOPs of a model"},
+    {"build", kiln::cli::run_build, "optimize and build a model into a servable engine plan"},
+    {"run", kiln::cli::run_run, "top-k labels for images, or outputs for .npy inputs"},
+    {"bench", kiln::cli::run_bench, "throughput and latency per precision, with log, JSON and chart"},
 };
 
 void print_usage(FILE* out) {

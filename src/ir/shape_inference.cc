@@ -4,9 +4,51 @@
 
 namespace kiln::ir {
 
+// Keyed by op type; kiln's fused ops ("FusedConv", "FusedGemm", domain "kiln") share
+// the shape rules of the op they extend.
 const std::map<std::string, ShapeFn>& shape_functions() {
   static const std::map<std::string, ShapeFn> table = {
+      {"Add", infer_binary},
+      {"AveragePool", infer_pool},
+      {"BatchNormalization", infer_batchnorm},
+      {"Cast", infer_cast},
+      {"Clip", infer_clip},
+      {"Concat", infer_concat},
+      {"Conv", infer_conv},
+      {"DequantizeLinear", infer_dequantize},
+      {"Div", infer_binary},
+      {"Flatten", infer_flatten},
+      {"FusedConv", infer_conv},
+      {"FusedGemm", infer_gemm},
+      {"Gather", infer_gather},
+      {"Gemm", infer_gemm},
+      {"GlobalAveragePool", infer_global_pool},
+      {"GlobalMaxPool", infer_global_pool},
+      {"HardSigmoid", infer_unary},
+      {"HardSwish", infer_unary},
       {"Identity", infer_identity},
+      {"LeakyRelu", infer_unary},
+      {"LogSoftmax", infer_softmax},
+      {"LRN", infer_unary},
+      {"MatMul", infer_matmul},
+      {"MaxPool", infer_pool},
+      {"Mul", infer_binary},
+      {"Pad", infer_pad},
+      {"QuantizeLinear", infer_quantize},
+      {"ReduceMean", infer_reduce_mean},
+      {"Relu", infer_unary},
+      {"Reshape", infer_reshape},
+      {"Shape", infer_shape},
+      {"Sigmoid", infer_unary},
+      {"Slice", infer_slice},
+      {"Softmax", infer_softmax},
+      {"Split", infer_split},
+      {"Squeeze", infer_squeeze},
+      {"Sub", infer_binary},
+      {"Sum", infer_variadic_broadcast},
+      {"Tanh", infer_unary},
+      {"Transpose", infer_transpose},
+      {"Unsqueeze", infer_unsqueeze},
   };
   return table;
 }

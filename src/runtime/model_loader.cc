@@ -3,7 +3,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "backends/cpu/cpu_backend.h"
+#include "engine/plan_format.h"
 #include "frontends/onnx/onnx_importer.h"
+#include "passes/pipeline.h"
 
 namespace kiln {
 
@@ -45,10 +48,38 @@ ir::Graph import_model(const std::string& path) {
   }
 }
 
+namespace {
+
+bool is_cuda_device(const std::string& device) { return device == "cuda" || device.rfind("cuda:", 0) == 0; }
+
+// A plan holds an engine built for one kind of device; running it elsewhere would need
+// a rebuild from the original model, so the mismatch is refused with that advice.
+void check_plan_device(const Plan& plan, const std::string& path, const std::string& device) {
+  const bool matches = plan.backend == "cpu" ? device == "cpu" : is_cuda_device(device);
+  if (!matches)
+    fail_with(ErrorCode::kFailedPrecondition,
+              "{}: plan was built for {}, but device '{}' was asked for; rebuild it from the model with "
+              "kiln build --device {}",
+              path, plan.backend, device, device);
+}
+
+std::unique_ptr<Engine> engine_from_plan(const std::string& path, const BuildOptions& options) {
+  Plan plan = load_plan(path);
+  check_plan_device(plan, path, options.device);
+  if (plan.backend == "cpu") {
+    BuildOptions plan_options = options;
+    plan_options.precision = plan.precision;  // the plan's graph was optimized for this precision
+    return cpu::make_cpu_backend()->build(plan.graph, plan_options);
+  }
+  fail_with(ErrorCode::kUnimplemented, "{}: loading CUDA plans is not supported by this build", path);
+}
+
+}  // namespace
+
 std::unique_ptr<Engine> load_engine(const std::string& path, const BuildOptions& options) {
-  if (detect_model_format(path) == ModelFormat::kPlan)
-    fail_with(ErrorCode::kUnimplemented, "{}: kiln plans need the CUDA backend", path);
+  if (detect_model_format(path) == ModelFormat::kPlan) return engine_from_plan(path, options);
   ir::Graph graph = import_model(path);
+  passes::optimize_for_inference(graph, options.precision);
   return make_backend(options.device)->build(graph, options);
 }
 

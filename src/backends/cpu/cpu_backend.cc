@@ -6,6 +6,7 @@
 #include "backends/cpu/kernels.h"
 #include "ir/graph.h"
 #include "engine/graph_io.h"
+#include "engine/plan_format.h"
 
 namespace kiln::cpu {
 
@@ -85,6 +86,14 @@ class CpuEngine : public Engine {
   Precision precision() const override { return precision_; }
   int max_batch_size() const override { return 1 << 16; }
   std::unique_ptr<ExecutionContext> create_context() override { return std::make_unique<CpuContext>(graph_); }
+  void save_plan(const std::string& path) const override {
+    Plan plan;
+    plan.graph = graph_;
+    plan.backend = "cpu";
+    plan.precision = precision_;
+    plan.max_batch_size = max_batch_size();
+    kiln::save_plan(plan, path);
+  }
 
  private:
   ir::Graph graph_;

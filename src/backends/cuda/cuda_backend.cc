@@ -2,7 +2,53 @@
 
 #include <cuda_runtime.h>
 
+#include "backends/cuda/cuda_engine.h"
+#include "backends/cuda/lower_for_device.h"
+#include "passes/pipeline.h"
+
 namespace kiln::cuda {
+
+namespace {
+
+class CudaBackend : public Backend {
+ public:
+  explicit CudaBackend(int device) : device_(device) {}
+  std::string name() const override { return fmt::format("cuda:{}", device_); }
+
+  std::vector<std::pair<std::string, std::string>> unsupported_ops(const ir::Graph& graph) const override {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const ir::Node& n : graph.nodes) {
+      if (cuda_supports_op(n.op)) continue;
+      bool seen = false;
+      for (const auto& [op, node] : out) seen = seen || op == n.op;
+      if (!seen) out.emplace_back(n.op, n.name);
+    }
+    return out;
+  }
+
+  std::unique_ptr<Engine> build(const ir::Graph& graph, const BuildOptions& options) override {
+    activation_dtype(options.precision);  // unsupported precisions fail before any work
+    ir::Graph optimized = graph;
+    passes::optimize_for_inference(optimized, options.precision);
+    return build_cuda_engine(optimized, options, device_);
+  }
+
+ private:
+  int device_;
+};
+
+int device_index(const std::string& device) {
+  if (device == "cuda") return 0;
+  if (device.rfind("cuda:", 0) == 0) {
+    try {
+      return std::stoi(device.substr(5));
+    } catch (const std::exception&) {
+    }
+  }
+  fail("bad device '{}' for a CUDA plan (expected cuda or cuda:N)", device);
+}
+
+}  // namespace
 
 int cuda_device_count() {
   int count = 0;
@@ -11,10 +57,19 @@ int cuda_device_count() {
 }
 
 std::unique_ptr<Backend> make_cuda_backend(int device_index) {
-  if (device_index >= cuda_device_count())
+  if (device_index < 0 || device_index >= cuda_device_count())
     fail_with(ErrorCode::kUnavailable, "cuda:{} asked for, but {} CUDA device(s) are present", device_index,
               cuda_device_count());
-  fail_with(ErrorCode::kUnimplemented, "the CUDA backend is not built yet");
+  return std::make_unique<CudaBackend>(device_index);
+}
+
+std::unique_ptr<Engine> load_cuda_plan(const Plan& plan, const BuildOptions& options) {
+  const std::string device = options.device == "cpu" ? "cuda:0" : options.device;
+  const int index = device_index(device);
+  if (index >= cuda_device_count())
+    fail_with(ErrorCode::kUnavailable, "the plan needs {} but {} CUDA device(s) are present", device,
+              cuda_device_count());
+  return load_cuda_engine(plan, index);
 }
 
 }  // namespace kiln::cuda

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "engine/engine.h"
+#include "engine/plan_format.h"
 
 namespace kiln::cuda {
 
@@ -11,5 +12,10 @@ namespace kiln::cuda {
 int cuda_device_count();
 
 std::unique_ptr<Backend> make_cuda_backend(int device_index);
+
+// An engine from a plan written by a CUDA engine, on options.device ("cuda" / "cuda:N").
+// Refuses (kFailedPrecondition) a plan built for another GPU model, compute capability or
+// library major version; tactics come from the plan, nothing is timed again.
+std::unique_ptr<Engine> load_cuda_plan(const Plan& plan, const BuildOptions& options);
 
 }  // namespace kiln::cuda

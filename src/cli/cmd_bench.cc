@@ -1,0 +1,187 @@
+// `kiln bench MODEL --image X.jpg --native --fp32 --fp16 ...`: for each precision mode,
+// build an engine, classify the image, measure throughput and latency (end to end and
+// compute, like trtexec) and the speedup over native; then a table of all modes, and
+// log.txt, results.json and chart.svg in the output folder.
+//
+// The flags of TensorFlow's TF-TRT benchmark script work as written (--frozen_graph,
+// --image_file, --FP32, --num_loops, --output_dir ...); see normalize_flag_spellings.
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "cli/bench_chart.h"
+#include "cli/bench_report.h"
+#include "cli/bench_timing.h"
+#include "cli/classify.h"
+#include "cli/subcommands.h"
+
+namespace kiln::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Everything printed goes to stdout (or stderr for progress) and into log.txt.
+class BenchLog {
+ public:
+  void out(const std::string& s) {
+    std::fputs(s.c_str(), stdout);
+    std::fflush(stdout);
+    text_ += s;
+  }
+  void progress(const std::string& s) {
+    std::fprintf(stderr, "%s\n", s.c_str());
+    text_ += s + "\n";
+  }
+  const std::string& text() const { return text_; }
+
+ private:
+  std::string text_;
+};
+
+void write_file(const fs::path& path, const std::string& content) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  if (!f) fail("{}: cannot create file", path.string());
+  f << content;
+  if (!f) fail("{}: write failed", path.string());
+}
+
+// The one-image batch [1, ...] repeated to [n, ...].
+Tensor replicate(const Tensor& one, int n) {
+  Dims dims = one.dims();
+  dims[0] = n;
+  Tensor batch(one.dtype(), dims);
+  for (int i = 0; i < n; ++i)
+    std::memcpy(static_cast<char*>(batch.raw()) + static_cast<size_t>(i) * one.nbytes(), one.raw(), one.nbytes());
+  return batch;
+}
+
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+struct BenchSettings {
+  std::string image;
+  std::string device;
+  int batch_size = 1;
+  TimingPlan timing;
+  std::string calib_data;
+};
+
+ModeResult bench_mode(const LoadedModel& model, const std::string& mode, const BenchSettings& s,
+                      const Tensor& batch, const std::vector<std::string>& labels, BenchLog& log) {
+  ModeResult r;
+  r.mode = mode;
+  BuildOptions options;
+  options.device = s.device;
+  options.precision = parse_precision(mode);
+  options.max_batch_size = s.batch_size;
+  options.calib_data_dir = s.calib_data;
+  options.progress = [&log, &mode](const std::string& line) { log.progress(fmt::format("[{}] {}", mode, line)); };
+
+  std::unique_ptr<Engine> engine;
+  const auto t0 = std::chrono::steady_clock::now();
+  log.progress(fmt::format("[{}] building the engine on {}", mode, s.device));
+  try {
+    engine = model.build(options);
+  } catch (const Error& e) {
+    r.status = "skipped: " + first_line(e.what());
+    return r;
+  }
+  r.build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  try {
+    std::unique_ptr<ExecutionContext> context = engine->create_context();
+    const std::vector<Tensor> outputs = run_or_throw(*context, {batch});
+    KILN_CHECK(!outputs.empty(), "the model produced no outputs");
+    r.top5 = top_predictions(outputs[0], labels, 5).at(0);
+    log.progress(fmt::format("[{}] timing", mode));
+    const TimingResult t = time_runs(*context, {batch}, s.timing);
+    r.iterations = static_cast<int>(t.total_ms.size());
+    r.throughput = t.elapsed_s > 0 ? static_cast<double>(r.iterations) * s.batch_size / t.elapsed_s : 0;
+    r.latency = summarize(t.total_ms);
+    bool reported = false;
+    for (double c : t.compute_ms) reported = reported || c > 0;
+    if (reported) r.compute = summarize(t.compute_ms);
+  } catch (const Error& e) {
+    r.status = "failed: " + first_line(e.what());
+  }
+  return r;
+}
+
+}  // namespace
+
+int run_bench(int argc, char** argv) {
+  CLI::App app{"Benchmark a model per precision: top-5, throughput, latency, speedup vs native", "kiln bench"};
+  app.option_defaults()->ignore_case();  // TF-TRT's script spells them --FP32, --INT8
+  std::string model, output_dir = "bench-out", labels_path, device;
+  BenchSettings s;
+  double duration = 0;
+  bool want[7] = {};
+  const char* kModes[7] = {"native", "fp32", "tf32", "fp16", "bf16", "int8", "fp8"};
+  app.add_option("model,--frozen-graph,--model", model, "ONNX model, TensorFlow graph or kiln plan")->required();
+  app.add_option("--image,--image-file", s.image, "the image to classify and replicate to the batch")->required();
+  for (int i = 0; i < 7; ++i)
+    app.add_flag(fmt::format("--{}", kModes[i]), want[i], fmt::format("benchmark the {} engine", kModes[i]));
+  app.add_option("--batch-size", s.batch_size, "images per batch")->check(CLI::Range(1, 4096));
+  app.add_option("--device", device, "cpu, cuda or cuda:N (default: a GPU if present)");
+  auto* iters = app.add_option("--iterations,--num-loops", s.timing.iterations, "timed batches per mode")
+                    ->check(CLI::Range(1, 1000000));
+  app.add_option("--duration", duration, "time each mode for at least this many seconds (default 5)")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->excludes(iters);
+  app.add_option("--warmup", s.timing.warmup, "untimed batches before timing")->check(CLI::Range(0, 100000));
+  app.add_option("--output-dir", output_dir, "where log.txt, results.json and chart.svg go");
+  app.add_option("--labels", labels_path, "class names, one per line (default: data/imagenet_classes.txt)");
+  app.add_option("--calib-data", s.calib_data, "images or .npy tensors for int8/fp8 calibration");
+  CLI11_PARSE(app, argc, argv);
+  if (s.timing.iterations == 0) s.timing.duration_s = duration > 0 ? duration : 5.0;
+  s.device = device.empty() ? best_device() : device;
+
+  std::vector<std::string> modes;
+  for (int i = 0; i < 7; ++i) if (want[i]) modes.push_back(kModes[i]);
+  if (modes.empty()) modes.push_back("native");
+  if (s.calib_data.empty()) s.calib_data = fs::path(s.image).parent_path().string();
+
+  BenchLog log;
+  BenchReport report;
+  report.model = model;
+  report.device = s.device;
+  report.batch_size = s.batch_size;
+  report.date = utc_timestamp_now();
+  report.command = "kiln";
+  for (int i = 0; i < argc; ++i) report.command += std::string(" ") + argv[i];
+
+  // Inputs are checked before the slow part, so a bad path fails in milliseconds.
+  const std::vector<std::string> labels = load_labels_or_default(labels_path);
+  LoadedModel loaded(model);
+  const Tensor batch = replicate(load_image_batch({s.image}, loaded.preprocess()), s.batch_size);
+  fs::create_directories(output_dir);
+
+  log.out(fmt::format("kiln bench  {}\nmodel       {}\nimage       {}\ndevice      {}\nbatch size  {}\nmodes       {}\n"
+                      "timing      {} warmup, {}\n\n",
+                      report.date, model, s.image, s.device, s.batch_size, fmt::join(modes, " "), s.timing.warmup,
+                      s.timing.iterations ? fmt::format("{} iterations", s.timing.iterations)
+                                          : fmt::format("at least {:.1f} s", s.timing.duration_s)));
+  for (const std::string& mode : modes) {
+    log.out(fmt::format("== {} ==\n", mode));
+    report.modes.push_back(bench_mode(loaded, mode, s, batch, labels, log));
+    compute_speedups(report);
+    log.out(format_mode_result(report.modes.back(), s.batch_size) + "\n");
+  }
+  log.out("== summary ==\n" + format_comparison_table(report));
+
+  const fs::path dir(output_dir);
+  write_file(dir / "results.json", report_to_json(report));
+  write_file(dir / "chart.svg", render_bench_chart(report));
+  log.out(fmt::format("\nwrote {}, {}, {}\n", (dir / "log.txt").string(), (dir / "results.json").string(),
+                      (dir / "chart.svg").string()));
+  write_file(dir / "log.txt", log.text());
+  bool any_ok = false;
+  for (const ModeResult& m : report.modes) any_ok = any_ok || m.ok();
+  return any_ok ? kExitOk : kExitError;
+}
+
+}  // namespace kiln::cli

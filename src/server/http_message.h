@@ -1,0 +1,42 @@
+// Protocol-neutral HTTP request/response values. The protocol adapters (TF Serving REST,
+// KServe v2, metrics) work on these, so they are unit-testable without sockets and the
+// Beast transport stays in one file.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+
+namespace kiln::server {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // path plus optional query string
+  std::string content_type;
+  // KServe binary extension: the JSON header's length when the body also carries raw tensors.
+  std::optional<size_t> inference_header_length;
+  std::string body;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// TF Serving's mapping of error codes to HTTP statuses.
+int http_status_for(ErrorCode code);
+
+// {"error": "<message>"} with the JSON-escaped message (the shape both TF Serving and KServe use).
+HttpResponse error_response(int status, std::string_view message);
+HttpResponse error_response(const Status& status);
+
+// The path part of a target, without "?query".
+std::string_view path_of(std::string_view target);
+
+}  // namespace kiln::server

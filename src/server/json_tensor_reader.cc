@@ -1,0 +1,127 @@
+#include "server/json_tensor_reader.h"
+
+#include <cmath>
+
+namespace kiln::server {
+
+namespace od = simdjson::ondemand;
+
+namespace {
+// Deeper nesting than any real tensor; bounds the recursion on hostile input.
+constexpr size_t kMaxDepth = 32;
+}  // namespace
+
+JsonTensorReader::JsonTensorReader(DType dtype, std::string what) : dtype_(dtype), what_(std::move(what)) {
+  switch (dtype) {
+    case DType::kF32: case DType::kF16: case DType::kBF16: case DType::kFP8E4M3:
+      storage_ = Storage::kFloat; break;
+    case DType::kF64: storage_ = Storage::kDouble; break;
+    default: storage_ = Storage::kInt; break;
+  }
+}
+
+Status JsonTensorReader::error(const std::string& message) const {
+  return Status(ErrorCode::kInvalidArgument, what_ + ": " + message);
+}
+
+Dims JsonTensorReader::dims() const {
+  Dims d;
+  if (!whole_) d.push_back(rows_);
+  const size_t depth = leaf_depth_ >= 0 ? static_cast<size_t>(leaf_depth_) : shape_.size();
+  for (size_t i = 0; i < depth && i < shape_.size(); ++i) d.push_back(shape_[i]);
+  return d;
+}
+
+Status JsonTensorReader::read_row(od::value value) {
+  Status s = read_value(value, 0);
+  if (s.ok()) ++rows_;
+  else if (rows_ > 0) return Status(s.code(), fmt::format("{} (in row {})", s.message(), rows_));
+  return s;
+}
+
+Status JsonTensorReader::read_whole(od::value value) {
+  whole_ = true;
+  return read_value(value, 0);
+}
+
+Status JsonTensorReader::append_scalar(od::value value, od::json_type type) {
+  double d = 0;
+  int64_t i = 0;
+  bool is_int = false;
+  if (type == od::json_type::boolean) {
+    bool b = false;
+    if (value.get_bool().get(b)) return error("malformed boolean");
+    i = b;
+    d = b;
+    is_int = true;
+  } else if (type == od::json_type::number) {
+    od::number n;
+    if (value.get_number().get(n)) return error("malformed number");
+    if (n.is_int64()) { i = n.get_int64(); d = static_cast<double>(i); is_int = true; }
+    else if (n.is_uint64()) return error("integer out of range");
+    else d = n.get_double();
+  } else {
+    const char* kind = type == od::json_type::string ? "a string"
+                       : type == od::json_type::object ? "an object"
+                                                       : "null";
+    return error(fmt::format("expected a number, got {}", kind));
+  }
+  switch (storage_) {
+    case Storage::kFloat: floats_.push_back(static_cast<float>(d)); break;
+    case Storage::kDouble: doubles_.push_back(d); break;
+    case Storage::kInt:
+      if (!is_int) {
+        if (d != std::floor(d) || std::abs(d) > 9.2e18) return error(fmt::format("expected an integer, got {}", d));
+        i = static_cast<int64_t>(d);
+      }
+      ints_.push_back(i);
+      break;
+  }
+  ++count_;
+  return Status();
+}
+
+Status JsonTensorReader::read_value(od::value value, size_t depth) {
+  od::json_type type;
+  if (value.type().get(type)) return error("malformed JSON value");
+  if (type != od::json_type::array) {
+    if (leaf_depth_ < 0) leaf_depth_ = static_cast<int>(depth);
+    else if (leaf_depth_ != static_cast<int>(depth))
+      return error(fmt::format("ragged nesting: a number at depth {} where others are at depth {}", depth,
+                               leaf_depth_));
+    return append_scalar(value, type);
+  }
+  if (depth >= kMaxDepth) return error(fmt::format("lists nested deeper than {} levels", kMaxDepth));
+  if (leaf_depth_ >= 0 && static_cast<int>(depth) >= leaf_depth_)
+    return error(fmt::format("ragged nesting: a list at depth {} where numbers are expected", depth));
+  od::array array;
+  if (value.get_array().get(array)) return error("malformed JSON list");
+  int64_t n = 0;
+  for (auto element : array) {
+    od::value v;
+    if (element.get(v)) return error("malformed JSON list");
+    Status s = read_value(v, depth + 1);
+    if (!s.ok()) return s;
+    ++n;
+  }
+  if (shape_.size() <= depth) shape_.resize(depth + 1, -1);
+  if (shape_[depth] < 0) shape_[depth] = n;
+  else if (shape_[depth] != n)
+    return error(fmt::format("ragged nesting: a list of {} elements at depth {} where others have {}", n, depth,
+                             shape_[depth]));
+  return Status();
+}
+
+Tensor JsonTensorReader::finish(Dims dims) const {
+  KILN_CHECK(num_elements(dims) == count_, "{}: {} values cannot have shape {}", what_, count_,
+             dims_to_string(dims));
+  Tensor t;
+  switch (storage_) {
+    case Storage::kFloat: t = Tensor::from_vector<float>(dims, floats_); break;
+    case Storage::kDouble: t = Tensor::from_vector<double>(dims, doubles_); break;
+    case Storage::kInt: t = Tensor::from_vector<int64_t>(dims, ints_); break;
+  }
+  return t.dtype() == dtype_ ? t : t.cast(dtype_);
+}
+
+}  // namespace kiln::server
