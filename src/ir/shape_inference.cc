@@ -1,5 +1,6 @@
 #include "ir/shape_inference.h"
 
+#include "ir/shape_argmax.h"
 #include "ir/shape_functions.h"
 
 namespace kiln::ir {
@@ -8,6 +9,8 @@ namespace kiln::ir {
 // the shape rules of the op they extend.
 const std::map<std::string, ShapeFn>& shape_functions() {
   static const std::map<std::string, ShapeFn> table = {
+      {"ArgMax", infer_arg_reduce},
+      {"ArgMin", infer_arg_reduce},
       {"Add", infer_binary},
       {"AveragePool", infer_pool},
       {"BatchNormalization", infer_batchnorm},

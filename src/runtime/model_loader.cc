@@ -4,8 +4,12 @@
 #include <fstream>
 
 #include "backends/cpu/cpu_backend.h"
+#ifdef KILN_HAVE_CUDA
+#include "backends/cuda/cuda_backend.h"
+#endif
 #include "engine/plan_format.h"
 #include "frontends/onnx/onnx_importer.h"
+#include "frontends/tf/tf_importer.h"
 #include "passes/pipeline.h"
 
 namespace kiln {
@@ -43,8 +47,8 @@ ir::Graph import_model(const std::string& path) {
     case ModelFormat::kOnnx: return onnx::import_onnx_file(path);
     case ModelFormat::kPlan:
       fail("{}: is a kiln plan, which holds a built engine rather than a graph", path);
-    default:
-      fail_with(ErrorCode::kUnimplemented, "{}: TensorFlow models are not supported by this build", path);
+    case ModelFormat::kTfFrozenGraph: return tf::import_frozen_graph(path);
+    case ModelFormat::kTfSavedModel: return tf::import_saved_model(path);
   }
 }
 
@@ -71,7 +75,15 @@ std::unique_ptr<Engine> engine_from_plan(const std::string& path, const BuildOpt
     plan_options.precision = plan.precision;  // the plan's graph was optimized for this precision
     return cpu::make_cpu_backend()->build(plan.graph, plan_options);
   }
+#ifdef KILN_HAVE_CUDA
+  try {
+    return cuda::load_cuda_plan(plan, options);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: {}", path, e.what()), e.code());
+  }
+#else
   fail_with(ErrorCode::kUnimplemented, "{}: loading CUDA plans is not supported by this build", path);
+#endif
 }
 
 }  // namespace

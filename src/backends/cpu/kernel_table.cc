@@ -1,11 +1,14 @@
 #include "backends/cpu/kernels.h"
 
+#include "backends/cpu/arg_reduce.h"
 #include "backends/cpu/kernel_functions.h"
 
 namespace kiln::cpu {
 
 const std::map<std::string, Kernel>& kernels() {
   static const std::map<std::string, Kernel> table = {
+      {"ArgMax", argmax},
+      {"ArgMin", argmin},
       {"Add", add},
       {"AveragePool", average_pool},
       {"BatchNormalization", batch_normalization},
