@@ -17,6 +17,7 @@
 #include "cli/bench_report.h"
 #include "cli/bench_timing.h"
 #include "cli/classify.h"
+#include "cli/parse_flags.h"
 #include "cli/subcommands.h"
 
 namespace kiln::cli {
@@ -136,7 +137,7 @@ int run_bench(int argc, char** argv) {
   app.add_option("--output-dir", output_dir, "where log.txt, results.json and chart.svg go");
   app.add_option("--labels", labels_path, "class names, one per line (default: data/imagenet_classes.txt)");
   app.add_option("--calib-data", s.calib_data, "images or .npy tensors for int8/fp8 calibration");
-  CLI11_PARSE(app, argc, argv);
+  if (auto exit_code = parse_flags(app, argc, argv)) return *exit_code;
   if (s.timing.iterations == 0) s.timing.duration_s = duration > 0 ? duration : 5.0;
   s.device = device.empty() ? best_device() : device;
 

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "cli/parse_flags.h"
 #include "cli/subcommands.h"
 #include "ir/flops.h"
 #include "ir/graph.h"
@@ -35,7 +36,7 @@ int run_inspect(int argc, char** argv) {
   bool dump_graph = false;
   app.add_option("model", model, "ONNX model or TensorFlow graph")->required();
   app.add_flag("--dump", dump_graph, "also print every node with its shapes");
-  CLI11_PARSE(app, argc, argv);
+  if (auto exit_code = parse_flags(app, argc, argv)) return *exit_code;
 
   const ModelFormat format = detect_model_format(model);
   const ir::Graph graph = import_model(model);

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "cli/classify.h"
+#include "cli/parse_flags.h"
 #include "cli/subcommands.h"
 #include "core/npy.h"
 
@@ -68,7 +69,7 @@ int run_run(int argc, char** argv) {
   app.add_option("--precision", precision_text, "native, fp32, tf32, fp16, bf16, int8, fp8");
   app.add_option("--output-npy", output_npy, "write output 0 here (further outputs to NAME_1.npy ...)");
   app.add_flag("--raw", raw, "print the raw output tensors instead of top-k labels");
-  CLI11_PARSE(app, argc, argv);
+  if (auto exit_code = parse_flags(app, argc, argv)) return *exit_code;
   if (images.empty() && npy_inputs.empty()) {
     fmt::print(stderr, "kiln run: give --image FILE or --input-npy FILE\n{}", app.help());
     return kExitUsage;

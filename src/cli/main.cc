@@ -18,9 +18,12 @@ struct Subcommand {
 
 const Subcommand kSubcommands[] = {
     {"inspect", kiln::cli::run_inspect, "inputs/outputs, op counts, parameters, FLOPs of a model"},
+    {"zoo", kiln::cli::run_zoo, "write a built-in reference model (ResNet-50, MobileNet-v2) as ONNX"},
+    {"serve", kiln::cli::run_serve, "TF Serving REST + KServe v2 server with dynamic batching and metrics"},
     {"build", kiln::cli::run_build, "optimize and build a model into a servable engine plan"},
     {"run", kiln::cli::run_run, "top-k labels for images, or outputs for .npy inputs"},
     {"bench", kiln::cli::run_bench, "throughput and latency per precision, with log, JSON and chart"},
+    {"burn", kiln::cli::run_burn, "load every GPU with checked GEMMs to find faulty GPUs (like gpu-burn)"},
 };
 
 void print_usage(FILE* out) {

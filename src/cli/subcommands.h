@@ -11,8 +11,11 @@ inline constexpr int kExitUsage = 2;      // bad flags
 inline constexpr int kExitNoDevice = 3;   // a GPU was required and none is present
 
 int run_inspect(int argc, char** argv);
+int run_zoo(int argc, char** argv);
+int run_serve(int argc, char** argv);
 int run_build(int argc, char** argv);
 int run_run(int argc, char** argv);
 int run_bench(int argc, char** argv);
+int run_burn(int argc, char** argv);
 
 }  // namespace kiln::cli

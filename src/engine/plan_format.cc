@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -161,34 +162,39 @@ Plan parse_plan(const uint8_t* data, size_t size, const std::string& what, std::
   }
   if (!header.is_object()) fail("{}: header: expected a JSON object", what);
 
-  auto field = [&](const json& obj, const char* key, const char* path) -> const json& {
-    if (!obj.is_object()) fail("{}: header: {}: expected an object", what, path);
+  // `path` names the enclosing object ("" for the top level) in messages.
+  auto field = [&](const json& obj, const char* key, const std::string& path) -> const json& {
+    const std::string where = path.empty() ? "" : path + ": ";
+    if (!obj.is_object()) fail("{}: header: {}expected an object", what, where);
     auto it = obj.find(key);
-    if (it == obj.end()) fail("{}: header: {}: missing field '{}'", what, path, key);
+    if (it == obj.end()) fail("{}: header: {}missing field '{}'", what, where, key);
     return *it;
   };
-  auto text_field = [&](const json& obj, const char* key, const char* path) {
+  auto text_field = [&](const json& obj, const char* key, const std::string& path) {
     const json& v = field(obj, key, path);
-    if (!v.is_string()) fail("{}: header: {}.{}: expected a string", what, path, key);
+    if (!v.is_string()) fail("{}: header: {}{}: expected a string", what, path.empty() ? "" : path + ".", key);
     return v.get<std::string>();
   };
 
-  const json& fv = field(header, "format_version", "header");
+  const json& fv = field(header, "format_version", "");
   if (!fv.is_number_unsigned() || fv.get<uint64_t>() != kPlanFormatVersion)
     fail("{}: header: format_version {} does not match the prefix's version {}", what, fv.dump(), version);
 
   // Blob: position follows from the header length; its length and checksum from the header.
-  const json& jblob = field(header, "blob", "header");
+  const json& jblob = field(header, "blob", "");
   const json& jnbytes = field(jblob, "nbytes", "blob");
   if (!jnbytes.is_number_unsigned()) fail("{}: header: blob.nbytes: expected a non-negative integer", what);
   const uint64_t blob_bytes = jnbytes.get<uint64_t>();
   const uint64_t blob_at = blob_offset_for(header_bytes);
   const uint64_t available = size > blob_at ? size - blob_at : 0;
+  // The padding is covered by no checksum, so it must be exactly what save_plan writes.
+  for (uint64_t i = kPlanPrefixBytes + header_bytes; i < std::min<uint64_t>(blob_at, size); ++i)
+    if (data[i] != 0) fail("{}: non-zero padding byte at offset {} (the file is corrupt)", what, i);
   if (blob_bytes > available)
     fail("{}: truncated: header says {} bytes of weights, file has {}", what, blob_bytes, available);
   if (blob_bytes < available)
     fail("{}: {} unexpected bytes after the weights (the file is corrupt)", what, available - blob_bytes);
-  const json& sums = field(header, "checksums", "header");
+  const json& sums = field(header, "checksums", "");
   const std::string algorithm = text_field(sums, "algorithm", "checksums");
   if (algorithm != kChecksumAlgorithm) fail("{}: header: unknown checksum algorithm '{}'", what, algorithm);
   const std::string expected = text_field(sums, "blob", "checksums");
@@ -196,23 +202,23 @@ Plan parse_plan(const uint8_t* data, size_t size, const std::string& what, std::
     fail("{}: weight blob checksum mismatch (the file is corrupt)", what);
 
   Plan plan;
-  plan.kiln_version = text_field(header, "kiln_version", "header");
-  plan.created = text_field(header, "created", "header");
-  plan.backend = text_field(header, "backend", "header");
+  plan.kiln_version = text_field(header, "kiln_version", "");
+  plan.created = text_field(header, "created", "");
+  plan.backend = text_field(header, "backend", "");
   if (plan.backend != "cpu" && plan.backend != "cuda") fail("{}: header: unknown backend '{}'", what, plan.backend);
   try {
-    plan.precision = parse_precision(text_field(header, "precision", "header"));
+    plan.precision = parse_precision(text_field(header, "precision", ""));
   } catch (const Error& e) {
     fail("{}: header: precision: {}", what, e.what());
   }
-  const json& batch = field(header, "max_batch_size", "header");
+  const json& batch = field(header, "max_batch_size", "");
   if (!batch.is_number_integer() || batch.get<int64_t>() < 1 || batch.get<int64_t>() > INT32_MAX)
     fail("{}: header: max_batch_size: expected a positive integer, got {}", what, batch.dump());
   plan.max_batch_size = static_cast<int>(batch.get<int64_t>());
-  plan.device = field(header, "device", "header");
+  plan.device = field(header, "device", "");
   if (!plan.device.is_object()) fail("{}: header: device: expected an object", what);
-  plan.backend_data = field(header, "backend_data", "header");
-  plan.graph = plan_detail::graph_from_json(field(header, "graph", "header"),
+  plan.backend_data = field(header, "backend_data", "");
+  plan.graph = plan_detail::graph_from_json(field(header, "graph", ""),
                                             {data + blob_at, blob_bytes, std::move(owner)}, what);
   return plan;
 }

@@ -167,7 +167,9 @@ class Reader {
 
   ir::AttributeValue attribute(const json& j, const std::string& path) const {
     if (!j.is_object() || j.size() != 1) bad(path, "expected an object with one of i, f, s, ints, floats, strings, tensor");
-    const auto& [kind, v] = *j.items().begin();
+    const auto entry = j.begin();
+    const std::string& kind = entry.key();
+    const json& v = entry.value();
     if (kind == "i") return integer(v, path + ".i");
     if (kind == "f") return real(v, path + ".f");
     if (kind == "s") return string(v, path + ".s");

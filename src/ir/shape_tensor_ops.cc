@@ -21,6 +21,14 @@ int64_t product(const Dims& d, size_t from, size_t to) {
 
 int64_t rank_of(const Value& v) { return static_cast<int64_t>(v.dims.size()); }
 
+// Number of axes in a 1-D axes input computed at run time.
+int64_t axes_count(const Graph& g, const Node& n) {
+  const Value& axes = known_input(g, n, 1);
+  KILN_CHECK(axes.dims.size() == 1 && axes.dims[0] >= 0, "axes must be 1-D with a static length, got {}",
+             dims_to_string(axes.dims));
+  return axes.dims[0];
+}
+
 }  // namespace
 
 void infer_flatten(Graph& g, const Node& n) {
@@ -246,7 +254,10 @@ void infer_squeeze(Graph& g, const Node& n) {
   std::vector<bool> drop(static_cast<size_t>(r), false);
   if (n.has_input(1)) {
     const Tensor* axes = constant_input(g, n, 1);
-    KILN_CHECK(axes != nullptr, "axes must be a constant");
+    if (axes == nullptr) {  // axes known only at run time: only the rank is known
+      set_output(g, n, 0, x.dtype, Dims(static_cast<size_t>(std::max<int64_t>(0, r - axes_count(g, n))), kDynamic));
+      return;
+    }
     for (int64_t a : axes->to_int64s()) {
       const int64_t i = normalize_axis(a, r);
       KILN_CHECK(x.dims[i] == 1 || x.dims[i] < 0, "cannot squeeze axis {} of {}: it is not 1", a,
@@ -264,7 +275,10 @@ void infer_squeeze(Graph& g, const Node& n) {
 void infer_unsqueeze(Graph& g, const Node& n) {
   const Value& x = known_input(g, n, 0);
   const Tensor* axes_t = constant_input(g, n, 1);
-  KILN_CHECK(axes_t != nullptr, "axes must be a constant");
+  if (axes_t == nullptr) {  // axes known only at run time: only the rank is known
+    set_output(g, n, 0, x.dtype, Dims(static_cast<size_t>(rank_of(x) + axes_count(g, n)), kDynamic));
+    return;
+  }
   const auto axes = axes_t->to_int64s();
   const int64_t r = rank_of(x) + static_cast<int64_t>(axes.size());
   std::vector<bool> inserted(static_cast<size_t>(r), false);

@@ -24,6 +24,8 @@
 // Dead nodes are removed afterwards.
 #include "passes/constant_folding.h"
 
+#include <algorithm>
+#include <optional>
 #include <unordered_map>
 
 #include "backends/cpu/kernels.h"
@@ -47,6 +49,7 @@ using SymVector = std::vector<SymDim>;
 SymDim known_dim(int64_t v) { return SymDim{v, true, -1, -1}; }
 
 constexpr int64_t kMaxShapeTensor = 64;  // shape vectors are short; anything longer is data
+constexpr int64_t kMaxFoldedElements = int64_t{1} << 24;  // larger results are computed at run time
 
 bool is_unary_elementwise(const std::string& op) {
   static const char* ops[] = {"Relu", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Identity", "Cast",
@@ -95,6 +98,17 @@ class ConstantFolder {
   bool fold_with_kernel(const ir::Node& node) {
     if (node.op == "QuantizeLinear" || node.op == "DequantizeLinear") return false;
     if (node.inputs.empty() || !cpu::has_kernel(node.op)) return false;
+    // Folding trades run time for model size: results beyond kMaxFoldedElements (and
+    // outputs whose shape is not yet known) stay computed at run time.
+    for (int o : node.outputs) {
+      const ir::Value& out = g_.value(o);
+      if (!out.shape_known || !is_static(out.dims)) return false;
+      int64_t count = 1;
+      for (int64_t d : out.dims) {
+        if (d != 0 && count > kMaxFoldedElements / d) return false;
+        count *= d;
+      }
+    }
     std::vector<const Tensor*> args;
     for (int i : node.inputs) {
       if (!is_constant(i)) return false;

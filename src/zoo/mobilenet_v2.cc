@@ -38,7 +38,7 @@ std::string build_mobilenet_v2(ModelBuilder& b) {
       x = inverted_residual(b, fmt::format("features.{}", index), x, s.expand, s.channels, i == 0 ? s.stride : 1);
   x = conv_bn(b, fmt::format("features.{}", index), x, 1280, 1, 1, 1, true);
   x = b.flatten("flatten", b.global_average_pool("avgpool", x));
-  return b.classifier("classifier", x, 1000, 4.f, "logits");
+  return b.classifier("classifier", x, 1000, 1.f, "logits");
 }
 
 }  // namespace kiln::zoo

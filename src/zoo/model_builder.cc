@@ -139,6 +139,12 @@ std::string ModelBuilder::batch_norm(const std::string& name, const std::string&
   const Activation& in = activation(x);
   std::vector<float> mean, var;
   channel_stats(in, &mean, &var);
+  // One variance for the whole layer: channels that barely respond to the calibration
+  // scenes (fine texture detectors, say) would otherwise be divided by a tiny deviation
+  // and explode on real photos.
+  double pooled = 0;
+  for (float v : var) pooled += v;
+  for (float& v : var) v = static_cast<float>(pooled / var.size());
   const std::vector<float> scale(in.c, 1.f), bias(in.c, 0.f);
   Activation y = zoo::batch_norm(in, scale, bias, mean, var, kBatchNormEpsilon);
   const int64_t c = in.c;
@@ -261,53 +267,67 @@ std::string ModelBuilder::classifier(const std::string& name, const std::string&
   return std::move(model_);
 }
 
+namespace {
+
+// Value noise: a random grid of `cell`-pixel cells, bilinearly interpolated.
+void add_value_noise(std::mt19937& rng, int size, int cell, float amplitude, std::vector<float>* rgb) {
+  std::uniform_real_distribution<float> unit(-1.f, 1.f);
+  const int grid = size / cell + 2;
+  std::vector<float> knots(static_cast<size_t>(grid) * grid * 3);
+  for (float& k : knots) k = unit(rng);
+  for (int y = 0; y < size; ++y) {
+    const float gy = static_cast<float>(y) / cell;
+    const int y0 = static_cast<int>(gy);
+    const float fy = gy - y0;
+    for (int x = 0; x < size; ++x) {
+      const float gx = static_cast<float>(x) / cell;
+      const int x0 = static_cast<int>(gx);
+      const float fx = gx - x0;
+      for (int c = 0; c < 3; ++c) {
+        auto k = [&](int yy, int xx) { return knots[(static_cast<size_t>(yy) * grid + xx) * 3 + c]; };
+        const float v = (k(y0, x0) * (1 - fx) + k(y0, x0 + 1) * fx) * (1 - fy) +
+                        (k(y0 + 1, x0) * (1 - fx) + k(y0 + 1, x0 + 1) * fx) * fy;
+        (*rgb)[(static_cast<size_t>(y) * size + x) * 3 + c] += amplitude * v;
+      }
+    }
+  }
+}
+
+}  // namespace
+
 Activation synthetic_calibration_batch(int batch, int size, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> unit(0.f, 1.f);
-  std::normal_distribution<float> noise(0.f, 1.f);
   const float mean[3] = {0.485f, 0.456f, 0.406f}, std_dev[3] = {0.229f, 0.224f, 0.225f};
   Activation a{batch, 3, size, size, std::vector<float>(static_cast<size_t>(batch) * 3 * size * size)};
-  std::vector<float> rgb(static_cast<size_t>(size) * size * 3);
   for (int n = 0; n < batch; ++n) {
-    // Background: a colour gradient between two random colours.
-    float c0[3], c1[3];
-    for (int c = 0; c < 3; ++c) {
-      c0[c] = unit(rng);
-      c1[c] = unit(rng);
-    }
-    const float angle = unit(rng) * 6.2832f;
-    const float dx = std::cos(angle), dy = std::sin(angle);
-    for (int y = 0; y < size; ++y)
-      for (int x = 0; x < size; ++x) {
-        const float t = 0.5f + 0.5f * ((x - size / 2.f) * dx + (y - size / 2.f) * dy) / (0.71f * size);
-        for (int c = 0; c < 3; ++c) rgb[(static_cast<size_t>(y) * size + x) * 3 + c] = c0[c] + (c1[c] - c0[c]) * t;
-      }
-    // Objects: soft-edged ellipses of random colour, some with sharp borders.
-    const int objects = 6 + static_cast<int>(unit(rng) * 10);
+    // Natural images have a roughly 1/f amplitude spectrum: octaves of noise whose
+    // amplitude halves with the cell size, from whole-image shading to pixel texture.
+    std::vector<float> rgb(static_cast<size_t>(size) * size * 3, 0.45f);
+    for (int cell = size / 2; cell >= 1; cell /= 2) add_value_noise(rng, size, cell, 0.5f * cell / 112.f + 0.01f, &rgb);
+    // Objects: ellipses of a flat colour over the texture, some hard-edged, some soft.
+    const int objects = 4 + static_cast<int>(unit(rng) * 8);
     for (int o = 0; o < objects; ++o) {
       const float cx = unit(rng) * size, cy = unit(rng) * size;
       const float rx = (0.05f + 0.3f * unit(rng)) * size, ry = (0.05f + 0.3f * unit(rng)) * size;
       const float softness = unit(rng) < 0.5f ? 0.02f : 0.3f;
-      const float stripes = unit(rng) < 0.3f ? 0.2f + unit(rng) * 0.8f : 0.f;
       float color[3];
       for (float& v : color) v = unit(rng);
       for (int y = 0; y < size; ++y)
         for (int x = 0; x < size; ++x) {
           const float d = std::sqrt(((x - cx) / rx) * ((x - cx) / rx) + ((y - cy) / ry) * ((y - cy) / ry));
-          float alpha = std::clamp((1.f - d) / softness, 0.f, 1.f);
+          const float alpha = 0.7f * std::clamp((1.f - d) / softness, 0.f, 1.f);
           if (alpha <= 0) continue;
-          if (stripes > 0) alpha *= 0.6f + 0.4f * std::sin((x + y) * stripes);
           for (int c = 0; c < 3; ++c) {
             float& p = rgb[(static_cast<size_t>(y) * size + x) * 3 + c];
             p = p * (1 - alpha) + color[c] * alpha;
           }
         }
     }
-    // Sensor noise, then normalize like the models' preprocessing.
     for (int y = 0; y < size; ++y)
       for (int x = 0; x < size; ++x)
         for (int c = 0; c < 3; ++c) {
-          const float v = std::clamp(rgb[(static_cast<size_t>(y) * size + x) * 3 + c] + 0.02f * noise(rng), 0.f, 1.f);
+          const float v = std::clamp(rgb[(static_cast<size_t>(y) * size + x) * 3 + c], 0.f, 1.f);
           a.data[((static_cast<size_t>(n) * 3 + c) * size + y) * size + x] = (v - mean[c]) / std_dev[c];
         }
   }

@@ -31,7 +31,7 @@ std::string build_resnet50_v1_5(ModelBuilder& b) {
       x = bottleneck(b, fmt::format("layer{}.{}", stage + 1, i), x, width, (stage > 0 && i == 0) ? 2 : 1);
   }
   x = b.flatten("flatten", b.global_average_pool("avgpool", x));
-  return b.classifier("fc", x, 1000, 4.f, "logits");
+  return b.classifier("fc", x, 1000, 0.25f, "logits");
 }
 
 }  // namespace kiln::zoo

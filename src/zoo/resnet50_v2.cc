@@ -34,7 +34,7 @@ std::string build_resnet50_v2(ModelBuilder& b) {
   }
   x = b.relu("postnorm.relu", b.batch_norm("postnorm.bn", x));
   x = b.flatten("flatten", b.global_average_pool("avgpool", x));
-  return b.classifier("dense", x, 1000, 4.f, "logits");
+  return b.classifier("dense", x, 1000, 0.1f, "logits");
 }
 
 }  // namespace kiln::zoo

@@ -35,8 +35,12 @@ Tensor run_gemm(const ir::Node& node, const Inputs& in, const Activation& act) {
   if (c_in) {
     KILN_CHECK(c_in->dtype() == a_in.dtype(), "C {} has a different dtype than A {}", c_in->describe(),
                a_in.describe());
-    KILN_CHECK(c_in->rank() <= 2 && broadcast_dims(c_in->dims(), y_dims) == y_dims,
-               "C {} does not broadcast to the output [{},{}]", c_in->describe(), m, n);
+    bool fits = c_in->rank() <= 2;
+    for (int64_t d = 0; fits && d < c_in->rank(); ++d) {
+      const int64_t target = y_dims[2 - c_in->rank() + d];
+      fits = c_in->dim(d) == 1 || c_in->dim(d) == target;
+    }
+    KILN_CHECK(fits, "C {} does not broadcast to the output [{},{}]", c_in->describe(), m, n);
   }
   const Tensor a = widen_half(a_in), b = widen_half(b_in);
   Tensor y(a.dtype(), y_dims);

@@ -1,5 +1,6 @@
 // Converters for ops that need little or no rewriting: activations, arithmetic,
 // Constant, Clip (min/max became inputs in opset 11) and Dropout (inference: Identity).
+#include <algorithm>
 #include <cfloat>
 
 #include "frontends/onnx/onnx_converter.h"
@@ -63,8 +64,20 @@ void convert_dropout(ConvertContext& cx, ir::Node node) {
     if (training == nullptr || training->to_int64s().at(0) != 0)
       fail_with(ErrorCode::kUnimplemented, "Dropout in training mode is not supported (inference only)");
   }
-  if (node.outputs.size() > 1)
-    fail_with(ErrorCode::kUnimplemented, "Dropout's mask output is not supported (inference only)");
+  if (node.outputs.size() > 1) {
+    // In inference the mask keeps everything: a constant of ones when the shape is static.
+    const ir::Value& x = cx.graph().value(node.inputs.at(0));
+    if (!x.shape_known || !is_static(x.dims) || num_elements(x.dims) > (int64_t{1} << 24))
+      fail_with(ErrorCode::kUnimplemented, "Dropout's mask output needs a static input shape of at most 2^24 elements");
+    Tensor mask(DType::kBool, x.dims);
+    std::fill_n(static_cast<uint8_t*>(mask.raw()), mask.numel(), uint8_t{1});
+    ir::Value& m = cx.graph().value(node.outputs[1]);
+    m.dtype = DType::kBool;
+    m.dims = x.dims;
+    m.shape_known = true;
+    m.constant = std::move(mask);
+    node.outputs.resize(1);
+  }
   node.op = "Identity";
   node.inputs.resize(1);
   node.attrs = {};

@@ -34,6 +34,8 @@ const std::map<std::string, Converter>& converters() {
       {"QuantizeLinear", convert_passthrough},
       {"DequantizeLinear", convert_passthrough},
       {"Constant", convert_constant},
+      {"ArgMax", convert_passthrough},
+      {"ArgMin", convert_passthrough},
       // Rewritten into opset-17 form.
       {"Conv", convert_conv},
       {"MaxPool", convert_pool},

@@ -121,17 +121,17 @@ ir::Graph convert_model(const ::onnx::ModelProto& model, const std::string& sour
   const auto& table = converters();
   for (int i = 0; i < g.node_size(); ++i) {
     const auto& proto = g.node(i);
-    ir::Node node = to_generic_node(cx, proto, base_dir, static_cast<size_t>(i));
-    const bool onnx_domain = node.domain.empty();
-    auto it = onnx_domain ? table.find(node.op) : table.end();
+    const bool onnx_domain = proto.domain().empty() || proto.domain() == "ai.onnx";
+    auto it = onnx_domain ? table.find(proto.op_type()) : table.end();
     if (it == table.end()) {
-      const std::string op = onnx_domain ? node.op : node.domain + "." + node.op;
+      const std::string op = onnx_domain ? proto.op_type() : proto.domain() + "." + proto.op_type();
       bool seen = false;
       for (auto& u : unsupported) seen = seen || u.first == op;
-      if (!seen) unsupported.emplace_back(op, node.name);
+      if (!seen) unsupported.emplace_back(op, proto.name().empty() ? fmt::format("{}_{}", proto.op_type(), i) : proto.name());
       continue;
     }
     if (!unsupported.empty()) continue;  // the model is rejected anyway; just keep collecting
+    ir::Node node = to_generic_node(cx, proto, base_dir, static_cast<size_t>(i));
     try {
       it->second(cx, std::move(node));
     } catch (const Error& e) {

@@ -97,8 +97,9 @@ Tensor tensor_from_onnx(const TP& proto, const std::string& base_dir) {
   KILN_CHECK(numel <= (int64_t{1} << 34) / static_cast<int64_t>(dtype_size(dtype)),
              "tensor \"{}\": shape {} is too large", name, dims_to_string(dims));
   if (proto.has_data_location() && proto.data_location() == TP::EXTERNAL) {
+    // Read (and size-check against the file) before allocating the tensor.
+    const std::string bytes = read_external(proto, base_dir, static_cast<size_t>(numel) * dtype_size(dtype));
     Tensor t(dtype, dims);
-    const std::string bytes = read_external(proto, base_dir, t.nbytes());
     if (t.nbytes()) std::memcpy(t.raw(), bytes.data(), t.nbytes());
     return t;
   }

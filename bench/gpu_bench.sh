@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine: every CUDA test, the kiln ResNet-50 benchmark (native, fp32,
+# tf32, fp16, bf16 at batch 1, 8, 64, 256) and the PyTorch baseline on the same card, and
+# writes one JSON (card, driver, date, command, all figures) to OUT_DIR.
+#   usage: bench/gpu_bench.sh BUILD_DIR OUT_DIR
+set -uo pipefail
+build=${1:?build dir}; out=${2:?output dir}
+mkdir -p "$out"
+export LD_LIBRARY_PATH=$PWD/$build/device-libs:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+card=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
+driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -1)
+date=$(date -u +%Y-%m-%d)
+slug=$(echo "$card" | tr ' ' '-' | tr -cd 'A-Za-z0-9-')
+echo "card: $card, driver $driver, $date"
+
+timeout "${TEST_TIMEOUT:-200}" "$build/test_cuda" --gtest_brief=1 2>&1 | tee "$out/test_cuda.log" | tail -40
+KILN_BENCH_OUT="$out/kiln_bench.json" timeout "${BENCH_TIMEOUT:-170}" "$build/test_cuda" --gtest_also_run_disabled_tests \
+  --gtest_filter='CudaZoo.DISABLED_Benchmark' 2>&1 | tee "$out/kiln_bench.log" | grep -E "^kiln|FAIL|rror"
+PYTHONUNBUFFERED=1 timeout "${TORCH_TIMEOUT:-300}" python3 bench/pytorch_baseline.py --out "$out/torch.json" \
+  --compile-timeout "${TORCH_COMPILE_TIMEOUT:-150}" 2>&1 | tee "$out/torch.log" | grep -E "^torch|rror"
+
+python3 - "$out" "$card" "$driver" "$date" "$slug" <<'PY'
+import json, os, sys
+out, card, driver, date, slug = sys.argv[1:]
+def load(name):
+    p = os.path.join(out, name)
+    return json.load(open(p)) if os.path.exists(p) else {"error": f"{name} missing"}
+doc = {"card": card, "driver": driver, "date": date,
+       "command": "bench/gpu_bench.sh (test_cuda CudaZoo.DISABLED_Benchmark + bench/pytorch_baseline.py)",
+       "model": "zoo resnet50 (v1.5, synthetic weights) / torchvision resnet50 (random weights), 224x224",
+       "kiln": load("kiln_bench.json").get("kiln"), "pytorch": load("torch.json")}
+path = os.path.join(out, f"{date}-{slug}.json")
+json.dump(doc, open(path, "w"), indent=2)
+print("wrote", path)
+PY

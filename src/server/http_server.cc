@@ -1,0 +1,210 @@
+#include "server/http_server.h"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <charconv>
+#include <chrono>
+#include <optional>
+
+namespace kiln::server {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, const HttpServerOptions& options, const HttpHandler& handler,
+          std::shared_ptr<std::atomic<int64_t>> in_flight)
+      : stream_(std::move(socket)), options_(options), handler_(handler), in_flight_(std::move(in_flight)) {}
+
+  void start() {
+    net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::read_header, shared_from_this()));
+  }
+
+ private:
+  void read_header() {
+    parser_.emplace();
+    parser_->body_limit(options_.max_body_bytes);
+    parser_->header_limit(64 * 1024);
+    stream_.expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Session::on_header, shared_from_this()));
+  }
+
+  void on_header(beast::error_code ec, std::size_t) {
+    if (ec) return on_read_error(ec);
+    auto& req = parser_->get();
+    const auto length = parser_->content_length();
+    if (length && *length > options_.max_body_bytes) return reject_too_large();
+    if (beast::iequals(req[http::field::expect], "100-continue")) {
+      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, req.version());
+      http::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code e, std::size_t) {
+        if (e) return self->close();
+        self->read_body();
+      });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
+    stream_.expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
+    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
+  }
+
+  void on_read_error(beast::error_code ec) {
+    if (ec == http::error::body_limit) return reject_too_large();
+    if (ec == http::error::end_of_stream || ec == net::error::eof || ec == beast::error::timeout ||
+        ec == net::error::operation_aborted || ec == net::error::connection_reset)
+      return close();
+    // Anything else is a malformed request: answer 400 and close, as the stream is unusable.
+    send_final(error_response(400, std::string("malformed HTTP request: ") + ec.message()));
+  }
+
+  void reject_too_large() {
+    send_final(error_response(413, fmt::format("request body exceeds the limit of {} bytes (--max-body-bytes)",
+                                               options_.max_body_bytes)));
+  }
+
+  void send_final(HttpResponse r) {
+    keep_alive_ = false;
+    write(std::move(r), /*counted=*/false);
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec) return on_read_error(ec);
+    auto req = parser_->release();
+    keep_alive_ = req.keep_alive();
+    version_ = req.version();
+    HttpRequest r;
+    r.method = std::string(req.method_string());
+    r.target = std::string(req.target());
+    r.content_type = std::string(req[http::field::content_type]);
+    const auto header_len = req["Inference-Header-Content-Length"];
+    if (!header_len.empty()) {
+      size_t n = 0;
+      auto res = std::from_chars(header_len.data(), header_len.data() + header_len.size(), n);
+      if (res.ec != std::errc() || res.ptr != header_len.data() + header_len.size()) {
+        in_flight_->fetch_add(1);
+        return write(error_response(400, "Inference-Header-Content-Length must be a non-negative integer"), true);
+      }
+      r.inference_header_length = n;
+    }
+    r.body = std::move(req.body());
+    in_flight_->fetch_add(1);
+    // The responder may run on any thread; hop back to this connection's executor.
+    auto self = shared_from_this();
+    try {
+      handler_(std::move(r), [self](HttpResponse resp) {
+        net::post(self->stream_.get_executor(), [self, resp = std::move(resp)]() mutable {
+          self->write(std::move(resp), true);
+        });
+      });
+    } catch (const std::exception& e) {
+      write(error_response(500, std::string("internal error: ") + e.what()), true);
+    }
+  }
+
+  void write(HttpResponse r, bool counted) {
+    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), version_);
+    res->set(http::field::server, "kiln");
+    res->set(http::field::content_type, r.content_type);
+    for (auto& [k, v] : r.headers) res->set(k, v);
+    res->keep_alive(keep_alive_);
+    res->body() = std::move(r.body);
+    res->prepare_payload();
+    stream_.expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
+    http::async_write(stream_, *res, [self = shared_from_this(), res, counted](beast::error_code ec, std::size_t) {
+      if (counted) self->in_flight_->fetch_sub(1);
+      if (ec || !self->keep_alive_) return self->close();
+      self->read_header();
+    });
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  const HttpServerOptions& options_;
+  const HttpHandler& handler_;
+  std::shared_ptr<std::atomic<int64_t>> in_flight_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  bool keep_alive_ = true;
+  unsigned version_ = 11;
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  explicit Impl(int threads) : ioc(threads), acceptor(net::make_strand(ioc)) {}
+  net::io_context ioc;
+  tcp::acceptor acceptor;
+  std::atomic<bool> accepting{true};
+};
+
+HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler)
+    : options_(std::move(options)), handler_(std::move(handler)),
+      impl_(std::make_unique<Impl>(std::max(1, options_.threads))) {}
+
+HttpServer::~HttpServer() { shutdown(0); }
+
+namespace {
+
+void do_accept(tcp::acceptor& acceptor, net::io_context& ioc, const HttpServerOptions& options,
+               const HttpHandler& handler, std::shared_ptr<std::atomic<int64_t>> in_flight) {
+  acceptor.async_accept(net::make_strand(ioc), [&acceptor, &ioc, &options, &handler, in_flight](
+                                                   beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+    if (!ec) {
+      beast::error_code opt_ec;
+      socket.set_option(tcp::no_delay(true), opt_ec);
+      std::make_shared<Session>(std::move(socket), options, handler, in_flight)->start();
+    }
+    do_accept(acceptor, ioc, options, handler, in_flight);
+  });
+}
+
+}  // namespace
+
+void HttpServer::start() {
+  beast::error_code ec;
+  const auto address = net::ip::make_address(options_.address, ec);
+  if (ec) fail("--rest-api-address '{}': not an IP address", options_.address);
+  const tcp::endpoint endpoint(address, static_cast<unsigned short>(options_.port));
+  auto& acc = impl_->acceptor;
+  acc.open(endpoint.protocol(), ec);
+  if (!ec) acc.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acc.bind(endpoint, ec);
+  if (!ec) acc.listen(net::socket_base::max_listen_connections, ec);
+  if (ec)
+    fail_with(ErrorCode::kUnavailable, "cannot listen on {}:{}: {}", options_.address, options_.port, ec.message());
+  port_ = acc.local_endpoint().port();
+  do_accept(acc, impl_->ioc, options_, handler_, in_flight_);
+  for (int i = 0; i < std::max(1, options_.threads); ++i) threads_.emplace_back([this] { impl_->ioc.run(); });
+}
+
+void HttpServer::shutdown(double timeout_seconds) {
+  if (threads_.empty()) return;
+  net::post(impl_->acceptor.get_executor(), [this] {
+    beast::error_code ec;
+    impl_->acceptor.close(ec);
+  });
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_seconds);
+  while (in_flight_->load() > 0 && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  impl_->ioc.stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+}  // namespace kiln::server

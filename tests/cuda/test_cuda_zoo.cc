@@ -1,0 +1,99 @@
+// Zoo ResNet-50 on the GPU per precision against the CPU backend, and the GPU benchmark
+// (DISABLED_ by default; bench/gpu_bench.sh runs it with KILN_BENCH_OUT set).
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cuda_engine_support.h"
+#include "frontends/onnx/onnx_importer.h"
+#include "zoo/zoo.h"
+
+namespace kiln::cuda_test {
+namespace {
+
+const ir::Graph& resnet50() {
+  static const ir::Graph g = onnx::import_onnx_model(zoo::build_zoo_model("resnet50"), "zoo:resnet50", "");
+  return g;
+}
+
+int64_t argmax_row(const Tensor& t, int64_t row) {
+  const int64_t cols = t.dim(1);
+  const float* p = t.data<float>() + row * cols;
+  return std::max_element(p, p + cols) - p;
+}
+
+TEST(CudaZoo, ResNet50MatchesCpuPerPrecision) {
+  KILN_REQUIRE_GPU();
+  const ir::Graph& g = resnet50();
+  const Tensor x = random_tensor({2, 3, 224, 224}, 2024);
+  const auto want = cpu::run_graph(g, {x});
+  for (Precision p : gpu_precisions()) {
+    auto engine = build_gpu(g, p, 2);
+    const auto got = run_gpu(*engine, {x}, 3);
+    ASSERT_EQ(got.size(), 1u) << precision_name(p);
+    // Logits through 50 layers: fp16/bf16 keep 1e-2 relative error, as per-layer tests do.
+    EXPECT_LE(relative_l2(got[0], want[0]), tolerance(p) * (p == Precision::kNative || p == Precision::kFP32 ? 10 : 1))
+        << precision_name(p);
+    for (int64_t r = 0; r < 2; ++r) EXPECT_EQ(argmax_row(got[0], r), argmax_row(want[0], r)) << precision_name(p);
+  }
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+TEST(CudaZoo, DISABLED_Benchmark) {
+  KILN_REQUIRE_GPU();
+  const char* out_path = std::getenv("KILN_BENCH_OUT");
+  ASSERT_NE(out_path, nullptr) << "set KILN_BENCH_OUT to the JSON file to write";
+  const ir::Graph& g = resnet50();
+  nlohmann::json results = nlohmann::json::array();
+  const int max_batch = 256;
+  for (Precision p : gpu_precisions()) {
+    BuildOptions o;
+    o.device = "cuda:0";
+    o.precision = p;
+    o.max_batch_size = max_batch;
+    o.timing_cache_path = std::string(out_path) + ".timing_cache";
+    const auto t0 = std::chrono::steady_clock::now();
+    std::unique_ptr<Engine> engine;
+    try {
+      engine = cuda::make_cuda_backend(0)->build(g, o);
+    } catch (const Error& e) {
+      results.push_back({{"precision", precision_name(p)}, {"error", e.what()}});
+      continue;
+    }
+    const double build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    auto ctx = engine->create_context();
+    for (int batch : {1, 8, 64, 256}) {
+      const Tensor x = random_tensor({batch, 3, 224, 224}, 7);
+      std::vector<Tensor> y;
+      for (int i = 0; i < 5; ++i) ASSERT_TRUE(ctx->run({x}, &y).ok());
+      std::vector<double> compute, total;
+      const auto start = std::chrono::steady_clock::now();
+      while (compute.size() < 10 ||
+             (compute.size() < 200 &&
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < 1.5)) {
+        Status st = ctx->run({x}, &y);
+        ASSERT_TRUE(st.ok()) << st.message();
+        compute.push_back(ctx->last_timing().compute_ms);
+        total.push_back(ctx->last_timing().total_ms);
+      }
+      const double c = median(compute), t = median(total);
+      results.push_back({{"precision", precision_name(p)}, {"batch", batch}, {"compute_ms_median", c},
+                         {"total_ms_median", t}, {"images_per_s_compute", batch * 1000.0 / c},
+                         {"images_per_s_total", batch * 1000.0 / t}, {"runs", compute.size()},
+                         {"build_s", build_s}});
+      fmt::print("kiln {:6} batch {:3}: compute {:8.3f} ms ({:8.0f} img/s), end-to-end {:8.3f} ms\n",
+                 precision_name(p), batch, c, batch * 1000.0 / c, t);
+    }
+  }
+  std::ofstream(out_path) << nlohmann::json{{"kiln", results}}.dump(2) << "\n";
+}
+
+}  // namespace
+}  // namespace kiln::cuda_test
