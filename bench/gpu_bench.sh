@@ -17,7 +17,7 @@ timeout "${TEST_TIMEOUT:-200}" "$build/test_cuda" --gtest_brief=1 2>&1 | tee "$o
 KILN_BENCH_OUT="$out/kiln_bench.json" timeout "${BENCH_TIMEOUT:-170}" "$build/test_cuda" --gtest_also_run_disabled_tests \
   --gtest_filter='CudaZoo.DISABLED_Benchmark' 2>&1 | tee "$out/kiln_bench.log" | grep -E "^kiln|FAIL|rror"
 PYTHONUNBUFFERED=1 timeout "${TORCH_TIMEOUT:-300}" python3 bench/pytorch_baseline.py --out "$out/torch.json" \
-  --compile-timeout "${TORCH_COMPILE_TIMEOUT:-150}" 2>&1 | tee "$out/torch.log" | grep -E "^torch|rror"
+  --compile-timeout "${TORCH_COMPILE_TIMEOUT:-150}" --compile-mode "${TORCH_COMPILE_MODE:-max-autotune}" 2>&1 | tee "$out/torch.log" | grep -E "^torch|rror"
 
 python3 - "$out" "$card" "$driver" "$date" "$slug" <<'PY'
 import json, os, sys

@@ -100,9 +100,12 @@ std::string render_bench_chart(const BenchReport& report) {
   }
 
   y += panel;
-  for (size_t i = 0; i < skipped.size(); ++i)
-    svg += text(20, y + 10 + static_cast<int>(i) * 20, fmt::format("{}: {}", skipped[i]->mode, skipped[i]->status),
-                "fill=\"#a00\"");
+  for (size_t i = 0; i < skipped.size(); ++i) {
+    // The full reason is in log.txt and results.json; the chart keeps one readable line.
+    std::string line = fmt::format("{}: {}", skipped[i]->mode, skipped[i]->status);
+    if (line.size() > 120) line = line.substr(0, 117) + "...";
+    svg += text(20, y + 10 + static_cast<int>(i) * 20, line, "fill=\"#a00\"");
+  }
   svg += "</svg>\n";
   return svg;
 }

@@ -126,15 +126,15 @@ int run_bench(int argc, char** argv) {
   app.add_option("--image,--image-file", s.image, "the image to classify and replicate to the batch")->required();
   for (int i = 0; i < 7; ++i)
     app.add_flag(fmt::format("--{}", kModes[i]), want[i], fmt::format("benchmark the {} engine", kModes[i]));
-  app.add_option("--batch-size", s.batch_size, "images per batch")->check(CLI::Range(1, 4096));
+  app.add_option("--batch-size", s.batch_size, "images per batch")->capture_default_str()->check(CLI::Range(1, 4096));
   app.add_option("--device", device, "cpu, cuda or cuda:N (default: a GPU if present)");
   auto* iters = app.add_option("--iterations,--num-loops", s.timing.iterations, "timed batches per mode")
                     ->check(CLI::Range(1, 1000000));
   app.add_option("--duration", duration, "time each mode for at least this many seconds (default 5)")
       ->check(CLI::Range(0.0, 86400.0))
       ->excludes(iters);
-  app.add_option("--warmup", s.timing.warmup, "untimed batches before timing")->check(CLI::Range(0, 100000));
-  app.add_option("--output-dir", output_dir, "where log.txt, results.json and chart.svg go");
+  app.add_option("--warmup", s.timing.warmup, "untimed batches before timing")->capture_default_str()->check(CLI::Range(0, 100000));
+  app.add_option("--output-dir", output_dir, "where log.txt, results.json and chart.svg go")->capture_default_str();
   app.add_option("--labels", labels_path, "class names, one per line (default: data/imagenet_classes.txt)");
   app.add_option("--calib-data", s.calib_data, "images or .npy tensors for int8/fp8 calibration");
   if (auto exit_code = parse_flags(app, argc, argv)) return *exit_code;
@@ -158,6 +158,13 @@ int run_bench(int argc, char** argv) {
   // Inputs are checked before the slow part, so a bad path fails in milliseconds.
   const std::vector<std::string> labels = load_labels_or_default(labels_path);
   LoadedModel loaded(model);
+  if (!loaded.inputs().empty() && !loaded.inputs()[0].dims.empty() && loaded.inputs()[0].dims[0] > 0 &&
+      loaded.inputs()[0].dims[0] != s.batch_size) {
+    log.progress(fmt::format("note: {} has a fixed batch size of {}; using it instead of --batch-size {}", model,
+                             loaded.inputs()[0].dims[0], s.batch_size));
+    s.batch_size = static_cast<int>(loaded.inputs()[0].dims[0]);
+    report.batch_size = s.batch_size;
+  }
   const Tensor batch = replicate(load_image_batch({s.image}, loaded.preprocess()), s.batch_size);
   fs::create_directories(output_dir);
 

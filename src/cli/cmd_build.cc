@@ -62,7 +62,11 @@ int run_build(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"entropy", "percentile", "minmax"}));
   app.add_option("--calib-cache", options.calib_cache_path, "calibration scale cache to read or write");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;  // --help prints and succeeds
+  }
 
   options.precision = parse_precision(precision_text);
   options.device = device.empty() ? best_device() : device;
@@ -70,6 +74,8 @@ int run_build(int argc, char** argv) {
   const fs::path plan_path = plan_path_for(output);
   const auto start = std::chrono::steady_clock::now();
 
+  // The backend first: a missing GPU is reported before minutes of import and optimization.
+  std::unique_ptr<Backend> backend = make_backend(options.device);
   std::fprintf(stderr, "importing %s\n", input.c_str());
   ir::Graph graph = import_model(input);
   std::fprintf(stderr, "optimizing for %s (%zu nodes)\n", std::string(precision_name(options.precision)).c_str(),
@@ -78,7 +84,7 @@ int run_build(int argc, char** argv) {
   for (const auto& [pass, count] : report.rewrites)
     if (count > 0) std::fprintf(stderr, "  %s: %d rewrite(s)\n", pass.c_str(), count);
   std::fprintf(stderr, "building for %s, max batch %d\n", options.device.c_str(), options.max_batch_size);
-  std::unique_ptr<Engine> engine = make_backend(options.device)->build(graph, options);
+  std::unique_ptr<Engine> engine = backend->build(graph, options);
 
   std::error_code ec;
   if (plan_path.has_parent_path()) {

@@ -29,6 +29,8 @@ int run_burn(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--precision", precision, "GEMM precisions: f16, tf32 or f16,tf32")->capture_default_str();
   app.add_option("--matrix-size", matrix_size, "size of the square GEMMs")->capture_default_str();
+  bool inject_fault = false;
+  app.add_flag("--inject-fault", inject_fault, "self-test: corrupt one result once; the run must then fail");
   CLI11_PARSE(app, argc, argv);
 
   const bool use_f16 = precision.find("f16") != std::string::npos;
@@ -49,6 +51,7 @@ int run_burn(int argc, char** argv) {
   options.matrix_size = matrix_size;
   options.use_f16 = use_f16;
   options.use_tf32 = use_tf32;
+  options.inject_fault = inject_fault;
   const cuda::burn::BurnResult result = cuda::burn::run_burn(options, stdout);
   return result.clean() ? kExitOk : kExitError;
 #else

@@ -1,5 +1,8 @@
 // `kiln run MODEL --image X.jpg ...`: classify images (top-k labels with probabilities),
 // or run raw tensors from .npy files and print or save the outputs.
+#include <algorithm>
+#include <cstring>
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -7,6 +10,7 @@
 #include "cli/parse_flags.h"
 #include "cli/subcommands.h"
 #include "core/npy.h"
+#include "image/image.h"
 
 namespace kiln::cli {
 
@@ -51,6 +55,26 @@ std::vector<Tensor> load_npy_inputs(const std::vector<std::string>& paths, const
   return inputs;
 }
 
+// Outputs of consecutive batches joined along the batch dimension.
+std::vector<Tensor> concat_batches(const std::vector<std::vector<Tensor>>& parts) {
+  if (parts.size() == 1) return parts[0];
+  std::vector<Tensor> joined;
+  for (size_t i = 0; i < parts[0].size(); ++i) {
+    Dims dims = parts[0][i].dims();
+    KILN_CHECK(!dims.empty(), "output {} is a scalar; cannot join batches", i);
+    dims[0] = 0;
+    for (const auto& p : parts) dims[0] += p.at(i).dims().at(0);
+    Tensor t(parts[0][i].dtype(), dims);
+    size_t offset = 0;
+    for (const auto& p : parts) {
+      std::memcpy(static_cast<char*>(t.raw()) + offset, p[i].raw(), p[i].nbytes());
+      offset += p[i].nbytes();
+    }
+    joined.push_back(std::move(t));
+  }
+  return joined;
+}
+
 }  // namespace
 
 int run_run(int argc, char** argv) {
@@ -60,13 +84,13 @@ int run_run(int argc, char** argv) {
   int top = 5;
   bool raw = false;
   app.add_option("model", model, "ONNX model, TensorFlow graph or kiln plan")->required();
-  auto* image_opt = app.add_option("--image,--image-file", images, "image file(s) (JPEG, PNG, BMP); one batch");
+  auto* image_opt = app.add_option("--image,--image-file", images, "image file(s) (JPEG, PNG, BMP), run as one batch where the model allows");
   auto* npy_opt = app.add_option("--input-npy", npy_inputs, ".npy tensor, one per model input, in input order");
   image_opt->excludes(npy_opt);
   app.add_option("--labels", labels_path, "class names, one per line (default: data/imagenet_classes.txt)");
-  app.add_option("--top", top, "how many predictions per image")->check(CLI::Range(1, 1000));
+  app.add_option("--top", top, "how many predictions per image")->capture_default_str()->check(CLI::Range(1, 1000));
   app.add_option("--device", device, "cpu, cuda or cuda:N (default: a GPU if present)");
-  app.add_option("--precision", precision_text, "native, fp32, tf32, fp16, bf16, int8, fp8");
+  app.add_option("--precision", precision_text, "native, fp32, tf32, fp16, bf16, int8, fp8")->capture_default_str();
   app.add_option("--output-npy", output_npy, "write output 0 here (further outputs to NAME_1.npy ...)");
   app.add_flag("--raw", raw, "print the raw output tensors instead of top-k labels");
   if (auto exit_code = parse_flags(app, argc, argv)) return *exit_code;
@@ -76,23 +100,40 @@ int run_run(int argc, char** argv) {
   }
 
   LoadedModel loaded(model);
-  // Images are read before the (possibly slow) build so a bad path fails fast.
-  std::vector<Tensor> inputs;
-  if (!images.empty()) {
-    inputs.push_back(load_image_batch(images, loaded.preprocess()));
-  } else if (!loaded.inputs().empty()) {
-    inputs = load_npy_inputs(npy_inputs, loaded.inputs());
-  }
+  // Inputs are read before the (possibly slow) build so a bad path fails fast.
+  std::vector<image::Image> decoded;
+  for (const std::string& path : images) decoded.push_back(image::load_image(path));
+  std::vector<Tensor> npy_tensors;
+  if (!npy_inputs.empty() && !loaded.inputs().empty()) npy_tensors = load_npy_inputs(npy_inputs, loaded.inputs());
 
   BuildOptions options;
   options.device = device.empty() ? best_device() : device;
   options.precision = parse_precision(precision_text);
-  options.max_batch_size = 1;
-  if (!inputs.empty() && inputs[0].rank() > 0) options.max_batch_size = static_cast<int>(inputs[0].dims()[0]);
+  options.max_batch_size = std::max<int>(1, static_cast<int>(decoded.size()));
+  if (!npy_tensors.empty() && npy_tensors[0].rank() > 0)
+    options.max_batch_size = std::max<int>(1, static_cast<int>(npy_tensors[0].dims()[0]));
+  if (!loaded.inputs().empty() && !loaded.inputs()[0].dims.empty() && loaded.inputs()[0].dims[0] > 0)
+    options.max_batch_size = std::min<int>(options.max_batch_size, static_cast<int>(loaded.inputs()[0].dims[0]));
   std::unique_ptr<Engine> engine = loaded.build(options);
-  if (inputs.empty()) inputs = load_npy_inputs(npy_inputs, engine->inputs());  // plans: inputs known now
   std::unique_ptr<ExecutionContext> context = engine->create_context();
-  const std::vector<Tensor> outputs = run_or_throw(*context, inputs);
+
+  std::vector<Tensor> outputs;
+  if (!decoded.empty()) {
+    // Models with a fixed batch (often 1) see the images a batch at a time.
+    const Dims& input_dims = engine->inputs().at(0).dims;
+    const size_t chunk = !input_dims.empty() && input_dims[0] > 0 ? static_cast<size_t>(input_dims[0])
+                                                                   : static_cast<size_t>(engine->max_batch_size());
+    std::vector<std::vector<Tensor>> parts;
+    for (size_t first = 0; first < decoded.size(); first += chunk) {
+      const size_t last = std::min(decoded.size(), first + chunk);
+      const std::vector<image::Image> slice(decoded.begin() + first, decoded.begin() + last);
+      parts.push_back(run_or_throw(*context, {image::preprocess_batch(slice, loaded.preprocess())}));
+    }
+    outputs = concat_batches(parts);
+  } else {
+    if (npy_tensors.empty()) npy_tensors = load_npy_inputs(npy_inputs, engine->inputs());  // plans: known now
+    outputs = run_or_throw(*context, npy_tensors);
+  }
 
   if (!output_npy.empty())
     for (size_t i = 0; i < outputs.size(); ++i) write_npy_file(output_path(output_npy, i), outputs[i]);

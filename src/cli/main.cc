@@ -24,6 +24,8 @@ const Subcommand kSubcommands[] = {
     {"run", kiln::cli::run_run, "top-k labels for images, or outputs for .npy inputs"},
     {"bench", kiln::cli::run_bench, "throughput and latency per precision, with log, JSON and chart"},
     {"burn", kiln::cli::run_burn, "load every GPU with checked GEMMs to find faulty GPUs (like gpu-burn)"},
+    {"predict", kiln::cli::run_predict, "classify images with a served model (TF Serving REST or KServe v2)"},
+    {"loadgen", kiln::cli::run_loadgen, "load-test a served model: throughput, latency percentiles, errors"},
 };
 
 void print_usage(FILE* out) {

@@ -17,5 +17,7 @@ int run_build(int argc, char** argv);
 int run_run(int argc, char** argv);
 int run_bench(int argc, char** argv);
 int run_burn(int argc, char** argv);
+int run_predict(int argc, char** argv);
+int run_loadgen(int argc, char** argv);
 
 }  // namespace kiln::cli

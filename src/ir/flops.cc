@@ -122,7 +122,10 @@ int64_t count_parameters(const Graph& graph) {
   std::set<int> seen;
   int64_t total = 0;
   for (const Node& n : graph.nodes) {
-    for (int i : n.inputs) {
+    for (size_t k = 0; k < n.inputs.size(); ++k) {
+      const int i = n.inputs[k];
+      // BatchNormalization's running mean and variance are statistics, not trained weights.
+      if (n.op == "BatchNormalization" && k >= 3) continue;
       if (i == kNoValue || !seen.insert(i).second) continue;
       const Value& v = graph.value(i);
       if (!v.is_constant()) continue;

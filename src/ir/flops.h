@@ -28,8 +28,8 @@ FlopCount count_flops_per_image(const Graph& graph);
 FlopCount count_flops(const Graph& graph);
 
 // Elements of the constant tensors the nodes read that are weights: non-scalar floating
-// point and 8-bit tensors, and int32 quantized biases (shape/index constants and scalar
-// quantization scales are not parameters).
+// point and 8-bit tensors, and int32 quantized biases (shape/index constants, scalar
+// quantization scales and BatchNormalization running statistics are not parameters).
 int64_t count_parameters(const Graph& graph);
 
 }  // namespace kiln::ir

@@ -146,9 +146,12 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 struct HttpServer::Impl {
-  explicit Impl(int threads) : ioc(threads), acceptor(net::make_strand(ioc)) {}
+  explicit Impl(int threads) : ioc(threads), acceptor(net::make_strand(ioc)), work(net::make_work_guard(ioc)) {}
   net::io_context ioc;
   tcp::acceptor acceptor;
+  // Requests waiting on a batcher have no pending socket operation; without this guard
+  // the threads would return from run() once the acceptor closes, stranding their answers.
+  net::executor_work_guard<net::io_context::executor_type> work;
   std::atomic<bool> accepting{true};
 };
 
@@ -202,6 +205,7 @@ void HttpServer::shutdown(double timeout_seconds) {
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_seconds);
   while (in_flight_->load() > 0 && std::chrono::steady_clock::now() < give_up)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  impl_->work.reset();
   impl_->ioc.stop();
   for (auto& t : threads_) t.join();
   threads_.clear();

@@ -214,9 +214,7 @@ Status pixels_to_image_rows(const Tensor& pixels, const TensorInfo& info, const 
   return Status();
 }
 
-}  // namespace
-
-Status parse_kserve_infer(std::string_view body, std::optional<size_t> header_length,
+Status parse_kserve_infer_unchecked(std::string_view body, std::optional<size_t> header_length,
                           const std::vector<TensorInfo>& inputs, const ImageInputSpec& image, KServeInferRequest* out) {
   std::string_view json = body, binary;
   if (header_length) {
@@ -323,6 +321,23 @@ Status parse_kserve_infer(std::string_view body, std::optional<size_t> header_le
   for (size_t i = 0; i < inputs.size(); ++i)
     if (out->inputs[i].empty()) return invalid(fmt::format("missing input \"{}\"", inputs[i].name));
   return Status();
+}
+
+}  // namespace
+
+// The parsers are meant never to throw; this keeps an unforeseen library exception
+// (allocation failure on a huge request, say) a 4xx/5xx answer rather than a crash.
+Status parse_kserve_infer(std::string_view body, std::optional<size_t> header_length,
+                          const std::vector<TensorInfo>& inputs, const ImageInputSpec& image, KServeInferRequest* out) {
+  try {
+    return parse_kserve_infer_unchecked(body, header_length, inputs, image, out);
+  } catch (const Error& e) {
+    return Status::from_error(e);
+  } catch (const std::bad_alloc&) {
+    return Status(ErrorCode::kResourceExhausted, "out of memory while parsing the request");
+  } catch (const std::exception& e) {
+    return Status(ErrorCode::kInternal, std::string("while parsing the request: ") + e.what());
+  }
 }
 
 HttpResponse write_kserve_infer_response(const std::string& model, int64_t version, const KServeInferRequest& request,

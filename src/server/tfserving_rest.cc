@@ -118,16 +118,15 @@ Status read_columnar(od::value value, const std::vector<TensorInfo>& inputs, std
   return Status();
 }
 
-}  // namespace
-
-Status parse_tf_predict(std::string_view body, const std::vector<TensorInfo>& inputs, const ImageInputSpec& image,
+Status parse_tf_predict_unchecked(std::string_view body, const std::vector<TensorInfo>& inputs, const ImageInputSpec& image,
                         TfPredictRequest* out) {
   thread_local od::parser parser;
   simdjson::padded_string padded(body);
   od::document doc;
   if (auto e = parser.iterate(padded).get(doc)) return json_error(e);
   od::object root;
-  if (doc.get_object().get(root)) return invalid("the request body must be a JSON object");
+  if (auto e = doc.get_object().get(root))
+    return e == simdjson::INCORRECT_TYPE ? invalid("the request body must be a JSON object") : json_error(e);
 
   std::vector<InputAssembler> assemblers;
   assemblers.reserve(inputs.size());
@@ -169,6 +168,23 @@ Status parse_tf_predict(std::string_view body, const std::vector<TensorInfo>& in
     out->inputs.push_back(std::move(t));
   }
   return Status();
+}
+
+}  // namespace
+
+// The parsers are meant never to throw; this keeps an unforeseen library exception
+// (allocation failure on a huge request, say) a 4xx/5xx answer rather than a crash.
+Status parse_tf_predict(std::string_view body, const std::vector<TensorInfo>& inputs, const ImageInputSpec& image,
+                        TfPredictRequest* out) {
+  try {
+    return parse_tf_predict_unchecked(body, inputs, image, out);
+  } catch (const Error& e) {
+    return Status::from_error(e);
+  } catch (const std::bad_alloc&) {
+    return Status(ErrorCode::kResourceExhausted, "out of memory while parsing the request");
+  } catch (const std::exception& e) {
+    return Status(ErrorCode::kInternal, std::string("while parsing the request: ") + e.what());
+  }
 }
 
 std::string write_tf_predict_response(TfRequestFormat format, const std::vector<TensorInfo>& outputs,

@@ -87,6 +87,41 @@ TEST(Conv, OneDimensional) {
   expect_close(y, reference_conv(k, x.to_doubles(), w.to_doubles(), nullptr, 1, ow), "conv1d");
 }
 
+TEST(Conv, ThreeDimensionalGrouped) {
+  const Dims xd = {2, 4, 5, 6, 4};
+  const Tensor x = random_tensor(xd, 25), w = random_tensor({6, 2, 2, 3, 2}, 26), b = random_tensor({6}, 27);
+  const Ints st = {2, 1, 1}, pb = {1, 1, 0}, pe = {0, 1, 1}, dil = {1, 2, 1};
+  const ir::Node node = make_node("Conv", attrs({{"strides", st}, {"pads", Ints{1, 1, 0, 0, 1, 1}},
+                                                 {"dilations", dil}, {"group", int64_t{2}}}));
+  const Tensor y = run1(node, {&x, &w, &b});
+  const Ints k = {2, 3, 2};
+  Dims od = {2, 6};
+  for (int d = 0; d < 3; ++d) od.push_back((xd[2 + d] + pb[d] + pe[d] - (k[d] - 1) * dil[d] - 1) / st[d] + 1);
+  ASSERT_EQ(y.dims(), od);
+  const std::vector<double> xv = x.to_doubles(), wv = w.to_doubles(), bv = b.to_doubles();
+  std::vector<double> expected;
+  for (int64_t n = 0; n < 2; ++n)
+    for (int64_t m = 0; m < 6; ++m)
+      for (int64_t i = 0; i < od[2]; ++i)
+        for (int64_t j = 0; j < od[3]; ++j)
+          for (int64_t l = 0; l < od[4]; ++l) {
+            double acc = bv[m];
+            const int64_t g = m / 3;
+            for (int64_t c = 0; c < 2; ++c)
+              for (int64_t a0 = 0; a0 < 2; ++a0)
+                for (int64_t a1 = 0; a1 < 3; ++a1)
+                  for (int64_t a2 = 0; a2 < 2; ++a2) {
+                    const int64_t z = i * st[0] - pb[0] + a0 * dil[0], h = j * st[1] - pb[1] + a1 * dil[1],
+                                  ww = l * st[2] - pb[2] + a2 * dil[2];
+                    if (z < 0 || z >= 5 || h < 0 || h >= 6 || ww < 0 || ww >= 4) continue;
+                    acc += xv[(((n * 4 + g * 2 + c) * 5 + z) * 6 + h) * 4 + ww] *
+                           wv[(((m * 2 + c) * 2 + a0) * 3 + a1) * 2 + a2];
+                  }
+            expected.push_back(acc);
+          }
+  expect_close(y, expected, "conv3d");
+}
+
 TEST(Conv, AutoPadSameUpperAndLower) {
   const Tensor x = random_tensor({1, 2, 6, 7}, 31);
   const Tensor w = random_tensor({3, 2, 4, 4}, 32);

@@ -113,6 +113,42 @@ TEST(AveragePool, CountIncludePadHandChecked) {
   expect_close(run1(make_node("AveragePool", a), {&x}), std::vector<double>{0.25, 0.5, 0.75, 1.0});
 }
 
+TEST(Pool3d, MaxAndAverageMatchLoops) {
+  const Dims xd = {2, 3, 5, 6, 7};
+  const Tensor x = random_tensor(xd, 331);
+  const std::vector<double> v = x.to_doubles();
+  const Ints k = {2, 3, 2}, s = {2, 2, 3}, pb = {1, 0, 1}, pe = {0, 1, 1};
+  const ir::Attributes a = attrs({{"kernel_shape", k}, {"strides", s}, {"pads", Ints{1, 0, 1, 0, 1, 1}},
+                                  {"count_include_pad", int64_t{1}}});
+  Dims od = {2, 3};
+  for (int d = 0; d < 3; ++d) od.push_back((xd[2 + d] + pb[d] + pe[d] - k[d]) / s[d] + 1);
+  std::vector<double> mx, avg;
+  for (int64_t p = 0; p < 6; ++p)
+    for (int64_t i = 0; i < od[2]; ++i)
+      for (int64_t j = 0; j < od[3]; ++j)
+        for (int64_t l = 0; l < od[4]; ++l) {
+          double best = -1e30, acc = 0;
+          for (int64_t a0 = 0; a0 < k[0]; ++a0)
+            for (int64_t a1 = 0; a1 < k[1]; ++a1)
+              for (int64_t a2 = 0; a2 < k[2]; ++a2) {
+                const int64_t z = i * s[0] - pb[0] + a0, h = j * s[1] - pb[1] + a1, w = l * s[2] - pb[2] + a2;
+                if (z < 0 || z >= 5 || h < 0 || h >= 6 || w < 0 || w >= 7) continue;
+                const double e = v[((p * 5 + z) * 6 + h) * 7 + w];
+                best = std::max(best, e);
+                acc += e;
+              }
+          mx.push_back(best);
+          avg.push_back(acc / 12.0);  // count_include_pad: the whole 2x3x2 window
+        }
+  const std::vector<Tensor> ym = run(make_node("MaxPool", a, 2), {&x});
+  EXPECT_EQ(ym[0].dims(), od);
+  expect_close(ym[0], mx, "max3d");
+  const std::vector<double> flat = x.to_doubles();
+  const std::vector<double> picked = ym[1].to_doubles();
+  for (size_t i = 0; i < picked.size(); ++i) EXPECT_EQ(flat[static_cast<size_t>(picked[i])], mx[i]);
+  expect_close(run1(make_node("AveragePool", a), {&x}), avg, "avg3d");
+}
+
 TEST(GlobalPools, AverageAndMax) {
   const Tensor x = random_tensor({3, 4, 5, 6}, 311);
   const std::vector<double> v = x.to_doubles();

@@ -42,6 +42,8 @@ def test_inspect_resnet50(kiln, zoo_model):
     assert abs(flops / 2 - 4.09e9) / 4.09e9 < 0.02, out
     assert re.search(r"^\s+Conv\s+53$", out, re.M) or "FusedConv" in out, out
     assert "kiln.preprocess" in out
+    # torchvision's resnet50 has 25,557,032 trainable parameters (running statistics excluded).
+    assert re.search(r"^parameters:\s+25557032 ", out, re.M), out
 
 
 def test_inspect_dump_lists_nodes(kiln, exporter_net):

@@ -122,6 +122,28 @@ TEST(OnnxConverters, SoftmaxOpset11FlattensWhileOpset13UsesOneAxis) {
   }
 }
 
+TEST(OnnxConverters, SoftmaxOpset11WithDynamicBatchReshapesBackWithConstantTarget) {
+  OnnxModelBuilder b(11);
+  b.input("x", {-1, 3, 4}).output("y");
+  set_int(b.node("Softmax", {"x"}, {"y"}), "axis", 1);
+  const ir::Graph g = import(b);
+  const ir::Node* reshape = find_op(g, "Reshape");
+  ASSERT_NE(reshape, nullptr) << ir::dump(g);
+  EXPECT_EQ(find_op(g, "Shape"), nullptr) << ir::dump(g);
+  ASSERT_TRUE(g.value(reshape->inputs[1]).constant.has_value());
+  EXPECT_EQ(g.value(reshape->inputs[1]).constant->to_int64s(), (std::vector<int64_t>{0, 3, 4}));
+  EXPECT_EQ(g.value(g.outputs[0]).dims, (Dims{kDynamic, 3, 4}));
+  const Tensor x = random_tensor({3, 3, 4}, 12);
+  const auto y = cpu::run_graph(g, {x});
+  ASSERT_EQ(y[0].dims(), (Dims{3, 3, 4}));
+  for (int n = 0; n < 3; ++n) {
+    double sum = 0;
+    for (int i = 0; i < 12; ++i) sum += std::exp(x.data<float>()[n * 12 + i]);
+    for (int i = 0; i < 12; ++i)
+      EXPECT_NEAR(y[0].data<float>()[n * 12 + i], std::exp(x.data<float>()[n * 12 + i]) / sum, 1e-5);
+  }
+}
+
 TEST(OnnxConverters, SoftmaxOpset11OnLastAxisStaysOneNode) {
   OnnxModelBuilder b(11);
   b.input("x", {2, 5}).output("y");

@@ -62,6 +62,19 @@ TEST(OnnxImport, UnsupportedOpsAreAllListedInOneError) {
   EXPECT_EQ(msg.find("second_fancy"), std::string::npos) << "each op once: " << msg;
 }
 
+TEST(OnnxImport, UndefinedValuesAreNamed) {
+  OnnxModelBuilder b(13);
+  b.input("x", {1, 4}).output("y");
+  b.node("Add", {"x", "ghost"}, {"y"}, "adder");
+  const std::string msg = import_error(b.bytes());
+  EXPECT_NE(msg.find("\"ghost\""), std::string::npos) << msg;
+  EXPECT_NE(msg.find("adder"), std::string::npos) << msg;
+  OnnxModelBuilder c(13);
+  c.input("x", {1, 4}).output("nowhere");
+  c.node("Relu", {"x"}, {"y"});
+  EXPECT_NE(import_error(c.bytes()).find("nowhere"), std::string::npos);
+}
+
 TEST(OnnxImport, TruncatedFileIsRejected) {
   OnnxModelBuilder b(13);
   b.input("x", {1, 4}).floats("w", {4, 4}, std::vector<float>(16, 0.5f)).output("y");

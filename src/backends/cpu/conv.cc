@@ -1,9 +1,10 @@
-// Conv and kiln.FusedConv (Y = act(conv(X, W) + B + Z)), 1-D and 2-D, any groups.
+// Conv and kiln.FusedConv (Y = act(conv(X, W) + B + Z)), any number of spatial axes, any groups.
 //
 // Regular convs lower to one BLAS GEMM per (image, group): im2col builds the
 // [C/group * kh * kw, OH * OW] patch matrix, except for 1x1 stride-1 unpadded convs whose
-// input already is that matrix. Depthwise convs (one input channel per group) would make
-// GEMMs of a single row, so they use a direct loop instead.
+// input already is that matrix. Depthwise 1-D/2-D convs (one input channel per group) would
+// make GEMMs of a single row, so they use a direct loop instead. Convs with more than two
+// spatial axes build their patch matrix with a generic N-D walk and share the GEMM path.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -61,6 +62,54 @@ void im2col(const T* x, const ConvShape& s, int64_t channels, T* col) {
 }
 
 template <typename T>
+void im2col_nd(const T* x, const WindowGeometry& g, int64_t channels, T* col) {
+  const size_t rank = g.rank();
+  const int64_t in_size = num_elements(g.input), out_size = num_elements(g.output);
+  const int64_t window = num_elements(g.kernel);
+  std::vector<int64_t> k(rank), o(rank);
+  for (int64_t c = 0; c < channels; ++c) {
+    const T* plane = x + c * in_size;
+    for (int64_t kw = 0; kw < window; ++kw) {
+      for (int64_t rest = kw, d = static_cast<int64_t>(rank) - 1; d >= 0; --d) {
+        k[d] = rest % g.kernel[d];
+        rest /= g.kernel[d];
+      }
+      T* row = col + (c * window + kw) * out_size;
+      for (int64_t p = 0; p < out_size; ++p) {
+        for (int64_t rest = p, d = static_cast<int64_t>(rank) - 1; d >= 0; --d) {
+          o[d] = rest % g.output[d];
+          rest /= g.output[d];
+        }
+        int64_t at = 0;
+        bool inside = true;
+        for (size_t d = 0; d < rank && inside; ++d) {
+          const int64_t i = o[d] * g.strides[d] - g.pad_begin[d] + k[d] * g.dilations[d];
+          inside = i >= 0 && i < g.input[d];
+          at = at * g.input[d] + i;
+        }
+        row[p] = inside ? plane[at] : T(0);
+      }
+    }
+  }
+}
+
+template <typename T>
+void conv_gemm_nd(const T* x, const T* w, T* y, const ConvShape& s, const WindowGeometry& g) {
+  const int64_t cg = s.in_channels / s.group, mg = s.out_channels / s.group;
+  const int64_t in_size = num_elements(g.input), out_size = num_elements(g.output);
+  const int64_t k = cg * num_elements(g.kernel);
+  if (mg == 0 || out_size == 0 || k == 0) return;
+  std::vector<T> col(static_cast<size_t>(k * out_size));
+  for (int64_t n = 0; n < s.batch; ++n) {
+    for (int64_t gi = 0; gi < s.group; ++gi) {
+      im2col_nd(x + (n * s.in_channels + gi * cg) * in_size, g, cg, col.data());
+      blas_gemm(false, false, mg, out_size, k, T(1), w + gi * mg * k, k, col.data(), out_size, T(0),
+                y + (n * s.out_channels + gi * mg) * out_size, out_size);
+    }
+  }
+}
+
+template <typename T>
 void depthwise(const T* x, const T* w, T* y, const ConvShape& s) {
   const int64_t multiplier = s.out_channels / s.group;
   for (int64_t n = 0; n < s.batch; ++n) {
@@ -90,6 +139,7 @@ template <typename T>
 void conv_gemm(const T* x, const T* w, T* y, const ConvShape& s) {
   const int64_t cg = s.in_channels / s.group, mg = s.out_channels / s.group;
   const int64_t out_size = s.out_h * s.out_w, k = cg * s.k_h * s.k_w;
+  if (mg == 0 || out_size == 0 || k == 0) return;  // empty operands: the zero-filled output stands
   const bool direct = s.k_h == 1 && s.k_w == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_t == 0 &&
                       s.pad_l == 0 && s.out_h == s.in_h && s.out_w == s.in_w;
   std::vector<T> col(direct ? 0 : static_cast<size_t>(k * out_size));
@@ -137,9 +187,6 @@ Tensor run_conv(const ir::Node& node, const Inputs& in, const Activation& act, b
   KILN_CHECK(w_in.rank() == x_in.rank(), "weight {} must have the rank of input {}", w_in.describe(),
              x_in.describe());
   const size_t spatial = static_cast<size_t>(x_in.rank() - 2);
-  if (spatial > 2)
-    fail_with(ErrorCode::kUnimplemented, "{}-D convolution is not supported by the CPU backend (1-D and 2-D are)",
-              spatial);
   const int64_t group = node.attrs.get_int("group", 1);
   const Dims& xd = x_in.dims();
   const Dims& wd = w_in.dims();
@@ -151,13 +198,17 @@ Tensor run_conv(const ir::Node& node, const Inputs& in, const Activation& act, b
   const Dims declared = node.attrs.get_ints("kernel_shape", {});
   KILN_CHECK(declared.empty() || declared == kernel, "kernel_shape {} does not match weight {}",
              dims_to_string(declared), w_in.describe());
-  const WindowGeometry g = as_2d(window_geometry(node.attrs, Dims(xd.begin() + 2, xd.end()), kernel, false));
-
-  const ConvShape s{xd[0], xd[1], wd[0], group, g.input[0], g.input[1], g.output[0], g.output[1],
-                    g.kernel[0], g.kernel[1], g.strides[0], g.strides[1], g.dilations[0], g.dilations[1],
-                    g.pad_begin[0], g.pad_begin[1]};
+  const WindowGeometry nd = window_geometry(node.attrs, Dims(xd.begin() + 2, xd.end()), kernel, false);
+  const bool planar = spatial <= 2;
+  // Past two spatial axes the 2-D fields describe the flattened planes (enough for the epilogue).
+  const WindowGeometry g = planar ? as_2d(nd) : nd;
+  const ConvShape s = planar ? ConvShape{xd[0], xd[1], wd[0], group, g.input[0], g.input[1], g.output[0],
+                                         g.output[1], g.kernel[0], g.kernel[1], g.strides[0], g.strides[1],
+                                         g.dilations[0], g.dilations[1], g.pad_begin[0], g.pad_begin[1]}
+                             : ConvShape{xd[0], xd[1], wd[0], group, 1, num_elements(nd.input), 1,
+                                         num_elements(nd.output), 0, 0, 0, 0, 0, 0, 0, 0};
   Dims y_dims = {s.batch, s.out_channels};
-  for (size_t i = 0; i < spatial; ++i) y_dims.push_back(spatial == 1 ? g.output[1] : g.output[i]);
+  for (int64_t o : nd.output) y_dims.push_back(o);
 
   const Tensor* b_in = optional_input(in, 2);
   if (b_in && b_in->empty()) b_in = nullptr;
@@ -180,7 +231,9 @@ Tensor run_conv(const ir::Node& node, const Inputs& in, const Activation& act, b
   Tensor y(x.dtype(), y_dims);
   dispatch_float(x.dtype(), "Conv", [&](auto tag) {
     using T = decltype(tag);
-    if (s.in_channels / group == 1 && s.out_channels / group >= 1 && group > 1)
+    if (!planar)
+      conv_gemm_nd(x.data<T>(), w.data<T>(), y.data<T>(), s, nd);
+    else if (s.in_channels / group == 1 && group > 1)
       depthwise(x.data<T>(), w.data<T>(), y.data<T>(), s);
     else
       conv_gemm(x.data<T>(), w.data<T>(), y.data<T>(), s);

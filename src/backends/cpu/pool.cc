@@ -1,5 +1,6 @@
 // MaxPool (with optional Indices), AveragePool, GlobalAveragePool, GlobalMaxPool.
-// 1-D and 2-D windows; global pools take any number of spatial axes.
+// 1-D and 2-D windows run tight 2-D loops; more spatial axes (3-D) take a generic
+// N-D walk over window positions. Global pools take any number of spatial axes.
 #include <limits>
 
 #include "backends/cpu/dtype_dispatch.h"
@@ -11,22 +12,19 @@ namespace kiln::cpu {
 namespace {
 
 struct PoolSetup {
-  WindowGeometry g;  // 2-D
+  WindowGeometry g;  // 2-D for 1-D/2-D pools, else the N-D geometry
   int64_t planes;    // N * C
   Dims y_dims;
+  bool nd() const { return g.rank() > 2; }
 };
 
 PoolSetup pool_setup(const ir::Node& node, const Tensor& x) {
   KILN_CHECK(x.rank() >= 3, "input must be [N, C, spatial...], got {}", x.describe());
-  const size_t spatial = static_cast<size_t>(x.rank() - 2);
-  if (spatial > 2)
-    fail_with(ErrorCode::kUnimplemented, "{}-D pooling is not supported by the CPU backend (1-D and 2-D are)",
-              spatial);
   const Dims kernel = node.attrs.require_ints("kernel_shape");
   const bool ceil_mode = node.attrs.get_int("ceil_mode", 0) != 0;
   const Dims& xd = x.dims();
   const WindowGeometry raw = window_geometry(node.attrs, Dims(xd.begin() + 2, xd.end()), kernel, ceil_mode);
-  PoolSetup p{as_2d(raw), xd[0] * xd[1], {xd[0], xd[1]}};
+  PoolSetup p{raw.rank() > 2 ? raw : as_2d(raw), xd[0] * xd[1], {xd[0], xd[1]}};
   for (int64_t o : raw.output) p.y_dims.push_back(o);
   return p;
 }
@@ -57,6 +55,66 @@ void max_pool_2d(const T* x, T* y, int64_t* indices, const PoolSetup& p) {
         const int64_t o = (c * oh + i) * ow + j;
         y[o] = best;
         if (indices) indices[o] = best_at < 0 ? -1 : c * ih * iw + best_at;
+      }
+    }
+  }
+}
+
+// Calls visit(at, in_pad) for every window position of the output element `out_index`:
+// `at` is the flat offset within the input plane, or -1 outside the input; `in_pad` says
+// whether the position lies within the input or its begin/end padding.
+template <typename Visit>
+void for_each_window_position(const WindowGeometry& g, const std::vector<int64_t>& out_index, Visit&& visit) {
+  const size_t rank = g.rank();
+  std::vector<int64_t> k(rank, 0);
+  while (true) {
+    int64_t at = 0;
+    bool inside = true, in_pad = true;
+    for (size_t d = 0; d < rank; ++d) {
+      const int64_t i = out_index[d] * g.strides[d] - g.pad_begin[d] + k[d] * g.dilations[d];
+      inside = inside && i >= 0 && i < g.input[d];
+      in_pad = in_pad && i >= -g.pad_begin[d] && i < g.input[d] + g.pad_end[d];
+      at = at * g.input[d] + i;
+    }
+    visit(inside ? at : int64_t{-1}, in_pad);
+    size_t d = rank;
+    while (d > 0 && ++k[d - 1] == g.kernel[d - 1]) k[--d] = 0;
+    if (d == 0) return;
+  }
+}
+
+template <typename T>
+void pool_nd(const T* x, T* y, int64_t* indices, const PoolSetup& p, bool is_max, bool count_include_pad) {
+  const WindowGeometry& g = p.g;
+  const int64_t in_size = num_elements(g.input), out_size = num_elements(g.output);
+  std::vector<int64_t> out_index(g.rank(), 0);
+  for (int64_t c = 0; c < p.planes; ++c) {
+    const T* plane = x + c * in_size;
+    for (int64_t o = 0; o < out_size; ++o) {
+      int64_t rest = o;
+      for (size_t d = g.rank(); d-- > 0;) {
+        out_index[d] = rest % g.output[d];
+        rest /= g.output[d];
+      }
+      T best = std::numeric_limits<T>::lowest(), acc = T(0);
+      int64_t best_at = -1, count = 0;
+      for_each_window_position(g, out_index, [&](int64_t at, bool in_pad) {
+        if (at >= 0) {
+          if (best_at < 0 || plane[at] > best) {
+            best = plane[at];
+            best_at = at;
+          }
+          acc += plane[at];
+          ++count;
+        } else if (in_pad && count_include_pad) {
+          ++count;
+        }
+      });
+      if (is_max) {
+        y[c * out_size + o] = best;
+        if (indices) indices[c * out_size + o] = best_at < 0 ? -1 : c * in_size + best_at;
+      } else {
+        y[c * out_size + o] = count > 0 ? acc / static_cast<T>(count) : T(0);
       }
     }
   }
@@ -141,7 +199,9 @@ Outputs max_pool(const ir::Node& node, const Inputs& in) {
   Tensor indices = want_indices ? Tensor(DType::kI64, p.y_dims) : Tensor();
   dispatch_numeric(x.dtype(), "MaxPool", [&](auto tag) {
     using T = decltype(tag);
-    max_pool_2d(x.data<T>(), y.data<T>(), want_indices ? indices.data<int64_t>() : nullptr, p);
+    int64_t* idx = want_indices ? indices.data<int64_t>() : nullptr;
+    if (p.nd()) pool_nd(x.data<T>(), y.data<T>(), idx, p, true, false);
+    else max_pool_2d(x.data<T>(), y.data<T>(), idx, p);
     return 0;
   });
   Outputs out = {narrow_to(y, x_in.dtype())};
@@ -158,7 +218,8 @@ Outputs average_pool(const ir::Node& node, const Inputs& in) {
   Tensor y(x.dtype(), p.y_dims);
   dispatch_float(x.dtype(), "AveragePool", [&](auto tag) {
     using T = decltype(tag);
-    average_pool_2d(x.data<T>(), y.data<T>(), p, include_pad);
+    if (p.nd()) pool_nd(x.data<T>(), y.data<T>(), nullptr, p, false, include_pad);
+    else average_pool_2d(x.data<T>(), y.data<T>(), p, include_pad);
     return 0;
   });
   return {narrow_to(y, x_in.dtype())};

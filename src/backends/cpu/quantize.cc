@@ -49,6 +49,7 @@ Outputs quantize_linear(const ir::Node& node, const Inputs& in) {
   const Tensor* zp = present(in, 2);
   KILN_CHECK(is_float(x_in.dtype()) || x_in.dtype() == DType::kI32, "input must be float or int32, got {}",
              x_in.describe());
+  KILN_CHECK(is_float(scale_in.dtype()), "scale must be a float tensor, got {}", scale_in.describe());
   const DType out_type = zp ? zp->dtype() : DType::kU8;
   if (out_type != DType::kU8 && out_type != DType::kI8)
     fail_with(ErrorCode::kUnimplemented, "QuantizeLinear to {} is not supported (u8 and i8 are)",

@@ -31,6 +31,9 @@ class TensorDesc {
 
 struct BatchDescs {
   TensorDesc x, y;
+  // The tactic was timed at the max batch; another batch size may not support it, and
+  // then runs the implicit GEMM (no workspace, fused with relu where that applies).
+  bool use_fallback = false;
 };
 
 class ConvOp : public DeviceOp {
@@ -122,7 +125,7 @@ class ConvOp : public DeviceOp {
       return;
     }
     const std::string& where = label();
-    const BatchDescs& d = descs(max_batch_);
+    const BatchDescs& d = descs(max_batch_, timer.state.cudnn);
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int found = 0;
     KILN_CUDNN_CALL(where, cudnnGetConvolutionForwardAlgorithm_v7(timer.state.cudnn, d.x.get(), wdesc_, cdesc_, d.y.get(),
@@ -174,23 +177,26 @@ class ConvOp : public DeviceOp {
 
   void enqueue(const RunState& s) override {
     const std::string& where = label();
-    const BatchDescs& d = descs(s.batch);
+    const BatchDescs& d = descs(s.batch, s.cudnn);
     const float one = 1.0f, zero = 0.0f;
     void* y = s.at(y_);
     if (s.workspace_bytes < workspace_)
       fail_with(ErrorCode::kInternal, "{}: workspace of {} bytes is smaller than the {} the tactic needs", where,
                 s.workspace_bytes, workspace_);
     KILN_CUDNN_CALL(where, cudnnSetStream(s.cudnn, s.stream));
-    if (fused_) {
+    const cudnnConvolutionFwdAlgo_t algo = d.use_fallback ? CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM : algo_;
+    const bool fused = d.use_fallback ? fused_ && act_.kind == kernels::ActivationKind::kRelu : fused_;
+    const size_t workspace = d.use_fallback ? 0 : workspace_;
+    if (fused) {
       const float alpha2 = z_ >= 0 ? 1.0f : 0.0f;
       KILN_CUDNN_CALL(where, cudnnConvolutionBiasActivationForward(
-                                 s.cudnn, &one, d.x.get(), s.at(x_), wdesc_, s.at(w_), cdesc_, algo_, s.workspace,
-                                 workspace_, &alpha2, d.y.get(), z_ >= 0 ? s.at(z_) : y, bias_desc_.get(), s.at(b_),
+                                 s.cudnn, &one, d.x.get(), s.at(x_), wdesc_, s.at(w_), cdesc_, algo, s.workspace,
+                                 workspace, &alpha2, d.y.get(), z_ >= 0 ? s.at(z_) : y, bias_desc_.get(), s.at(b_),
                                  adesc_, d.y.get(), y));
       return;
     }
-    KILN_CUDNN_CALL(where, cudnnConvolutionForward(s.cudnn, &one, d.x.get(), s.at(x_), wdesc_, s.at(w_), cdesc_, algo_,
-                                                   s.workspace, workspace_, &zero, d.y.get(), y));
+    KILN_CUDNN_CALL(where, cudnnConvolutionForward(s.cudnn, &one, d.x.get(), s.at(x_), wdesc_, s.at(w_), cdesc_, algo,
+                                                   s.workspace, workspace, &zero, d.y.get(), y));
     if (!needs_epilogue_) return;
     const Dims yd = yv_.dims_at(s.batch);
     kernels::ChannelAffineParams p;
@@ -205,13 +211,19 @@ class ConvOp : public DeviceOp {
   }
 
  private:
-  const BatchDescs& descs(int batch) {
+  const BatchDescs& descs(int batch, cudnnHandle_t handle) {
     std::lock_guard<std::mutex> lock(mutex_);
     auto& slot = descs_[batch];
     if (!slot) {
       auto d = std::make_unique<BatchDescs>();
       d->x.set(label(), layout_, dtype_, xv_.dims_at(batch));
       d->y.set(label(), layout_, dtype_, yv_.dims_at(batch));
+      if (batch != max_batch_) {
+        size_t ws = 0;
+        d->use_fallback = cudnnGetConvolutionForwardWorkspaceSize(handle, d->x.get(), wdesc_, cdesc_,
+                                                                  d->y.get(), algo_, &ws) != CUDNN_STATUS_SUCCESS ||
+                          ws > workspace_;
+      }
       slot = std::move(d);
     }
     return *slot;

@@ -69,14 +69,10 @@ void convert_split(ConvertContext& cx, ir::Node node);
 void convert_slice(ConvertContext& cx, ir::Node node);
 void convert_pad(ConvertContext& cx, ir::Node node);
 
-// ONNX attribute -> IR attribute value; throws on types kiln does not use (graphs).
-ir::AttributeValue convert_attribute(const ::onnx::AttributeProto& attr, const std::string& base_dir);
-
-}  // namespace kiln::onnx
-
-namespace kiln::onnx {
-
 // A scalar constant of `dtype` (f32 when the dtype is not known yet).
 int add_scalar_like(ConvertContext& cx, const std::string& base, double value, DType dtype);
+
+// ONNX attribute -> IR attribute value; throws on types kiln does not use (graphs).
+ir::AttributeValue convert_attribute(const ::onnx::AttributeProto& attr, const std::string& base_dir);
 
 }  // namespace kiln::onnx

@@ -145,10 +145,24 @@ ir::Graph convert_model(const ::onnx::ModelProto& model, const std::string& sour
     fail_with(ErrorCode::kUnimplemented, "unsupported ONNX ops: {}", list);
   }
   for (const auto& out : g.output()) {
-    KILN_CHECK(cx.has(out.name()), "graph output \"{}\" is never produced", out.name());
+    KILN_CHECK(!out.name().empty(), "a graph output has no name");
     graph.outputs.push_back(cx.value(out.name()));
   }
   KILN_CHECK(!graph.outputs.empty(), "the graph has no outputs");
+  // Names that were referred to but that no initializer, input or node defines.
+  std::vector<bool> defined(graph.values.size(), false);
+  for (int i : graph.inputs) defined[i] = true;
+  for (const auto& n : graph.nodes)
+    for (int o : n.outputs) defined[o] = true;
+  for (size_t v = 0; v < graph.values.size(); ++v)
+    if (graph.values[v].constant) defined[v] = true;
+  for (const auto& n : graph.nodes)
+    for (int i : n.inputs)
+      KILN_CHECK(i == ir::kNoValue || defined[i], "node \"{}\" ({}): input \"{}\" is not defined by any node, "
+                 "initializer or graph input", n.name, n.op, graph.value(i).name);
+  for (int o : graph.outputs)
+    KILN_CHECK(defined[o], "graph output \"{}\" is not defined by any node, initializer or graph input",
+               graph.value(o).name);
   return graph;
 }
 
@@ -169,6 +183,11 @@ ir::Graph import_onnx_model(const ::onnx::ModelProto& model, const std::string& 
     const std::string msg = e.what();
     if (msg.rfind(source_name + ":", 0) == 0) throw;
     throw Error(fmt::format("{}: {}", source_name, msg), e.code());
+  } catch (const std::bad_alloc&) {
+    fail_with(ErrorCode::kResourceExhausted, "{}: out of memory while importing", source_name);
+  } catch (const std::exception& e) {
+    // A library failure on malformed input must still reach the caller as kiln::Error.
+    fail_with(ErrorCode::kInternal, "{}: {}", source_name, e.what());
   }
 }
 

@@ -1,5 +1,6 @@
 #include "frontends/onnx/onnx_tensor.h"
 
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -18,14 +19,22 @@ void copy_field(const Field& field, const Tensor& t, const std::string& name, co
   for (int64_t i = 0; i < t.numel(); ++i) store(i, field.Get(static_cast<int>(i)));
 }
 
+int64_t parse_size(const std::string& text, const std::string& tensor, const char* what) {
+  int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  KILN_CHECK(ec == std::errc() && end == text.data() + text.size() && value >= 0,
+             "tensor \"{}\": external data {} \"{}\" is not a non-negative integer", tensor, what, text);
+  return value;
+}
+
 // External data lives next to the model; a location must not escape that folder.
 std::string read_external(const TP& proto, const std::string& base_dir, size_t nbytes) {
   std::string location;
   int64_t offset = 0, length = -1;
   for (const auto& kv : proto.external_data()) {
     if (kv.key() == "location") location = kv.value();
-    else if (kv.key() == "offset") offset = std::stoll(kv.value());
-    else if (kv.key() == "length") length = std::stoll(kv.value());
+    else if (kv.key() == "offset") offset = parse_size(kv.value(), proto.name(), "offset");
+    else if (kv.key() == "length") length = parse_size(kv.value(), proto.name(), "length");
   }
   KILN_CHECK(!location.empty(), "tensor \"{}\": external data without a location", proto.name());
   const std::filesystem::path rel(location);

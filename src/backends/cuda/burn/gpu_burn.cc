@@ -134,6 +134,7 @@ void burn_worker(WorkerState& state, const BurnOptions& opt, Clock::time_point d
     bool pending[2] = {false, false};
     int parity = 0;
     size_t set_index = 0;
+    bool fault_injected = false;
     while (Clock::now() < deadline) {
       PrecisionSet& set = sets[set_index];
       const int pi = set.precision == GemmPrecision::kF16 ? 0 : 1;
@@ -142,6 +143,10 @@ void burn_worker(WorkerState& state, const BurnOptions& opt, Clock::time_point d
         buf.d = set.slots[set.next_slot];
         const Status s = set.gemm->run(set.algo, buf, set.workspace, kWorkspaceBytes, stream);
         if (!s.ok()) throw CudaError(s.message());
+        if (opt.inject_fault && !fault_injected) {
+          check_cuda(cudaMemsetAsync(static_cast<char*>(buf.d) + 4096, 0x5a, 4, stream), "fault injection");
+          fault_injected = true;
+        }
         check_cuda(count_mismatches(static_cast<const uint32_t*>(set.slots[set.next_slot]),
                                     static_cast<const uint32_t*>(set.slots[0]), nn * set.elem / 4, d_mismatch, stream),
                    "compare");

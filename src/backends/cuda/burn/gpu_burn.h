@@ -23,6 +23,9 @@ struct BurnOptions {
   int64_t matrix_size = 8192;       // square GEMMs of this size (shrunk if memory is short)
   bool use_f16 = true;
   bool use_tf32 = true;
+  // Self-test of the checker: corrupts one word of one result once, between its GEMM and
+  // its comparison, so a healthy GPU must be reported as faulty (exit 1).
+  bool inject_fault = false;
 };
 
 struct BurnGpuResult {

@@ -1,0 +1,34 @@
+// The bodies of predict requests, in the two protocols and three payload forms a client
+// can send an image in:
+//   jpeg   — the encoded file, base64 in JSON: TF Serving {"instances": [{"b64": ...}]},
+//            KServe a BYTES input; the server decodes and preprocesses.
+//   json   — the preprocessed float tensor as JSON numbers: TF Serving {"instances": rows},
+//            KServe {"inputs": [{"data": [...]}]}.
+//   binary — KServe's binary tensor extension: the JSON header, then the raw FP32 bytes
+//            (Inference-Header-Content-Length), with the outputs asked for in binary too.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "client/http_connection.h"
+#include "client/model_signature.h"
+#include "core/tensor.h"
+
+namespace kiln::client {
+
+enum class Payload { kJpeg, kJson, kBinary };
+Payload parse_payload(const std::string& text);  // "jpeg" | "json" | "binary"; throws otherwise
+const char* payload_name(Payload payload);
+const char* protocol_name(Protocol protocol);
+
+// Encoded image files, one batch row each. `input_name` is needed for KServe only.
+HttpRequestSpec encoded_images_request(Protocol protocol, const std::string& target, const std::string& input_name,
+                                       const std::vector<std::string>& encoded_images);
+
+// A preprocessed f32 batch [N, ...] for input `input_name`. Throws for binary with TF Serving,
+// which has no binary form.
+HttpRequestSpec tensor_request(Protocol protocol, Payload payload, const std::string& target,
+                               const std::string& input_name, const Tensor& batch);
+
+}  // namespace kiln::client
