@@ -14,9 +14,6 @@ namespace {
 
 // The definition, literally: the smallest value v with #(x <= v) >= p% of n.
 double naive_percentile(const std::vector<double>& values, double p) {
-  for (double v : values) {  // candidates in any order; keep the smallest that qualifies
-    (void)v;
-  }
   double best = INFINITY;
   for (double v : values) {
     const auto at_or_below = std::count_if(values.begin(), values.end(), [&](double x) { return x <= v; });
