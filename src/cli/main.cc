@@ -23,6 +23,7 @@ const Subcommand kSubcommands[] = {
     {"build", kiln::cli::run_build, "optimize and build a model into a servable engine plan"},
     {"run", kiln::cli::run_run, "top-k labels for images, or outputs for .npy inputs"},
     {"bench", kiln::cli::run_bench, "throughput and latency per precision, with log, JSON and chart"},
+    {"eval", kiln::cli::run_eval, "top-1/top-5 accuracy on a labelled image folder; agreement between precisions"},
     {"burn", kiln::cli::run_burn, "load every GPU with checked GEMMs to find faulty GPUs (like gpu-burn)"},
     {"predict", kiln::cli::run_predict, "classify images with a served model (TF Serving REST or KServe v2)"},
     {"loadgen", kiln::cli::run_loadgen, "load-test a served model: throughput, latency percentiles, errors"},

@@ -19,5 +19,6 @@ int run_bench(int argc, char** argv);
 int run_burn(int argc, char** argv);
 int run_predict(int argc, char** argv);
 int run_loadgen(int argc, char** argv);
+int run_eval(int argc, char** argv);
 
 }  // namespace kiln::cli

@@ -1,7 +1,7 @@
 #include "server/model_server.h"
 
-#include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <thread>
@@ -14,15 +14,35 @@
 
 namespace kiln::server {
 
+namespace {
+
+// Signals may land on any thread (libraries such as OpenBLAS start threads before main),
+// so the handler only writes the signal number to a pipe the main thread waits on.
+int g_signal_pipe[2] = {-1, -1};
+
+void on_signal(int sig) {
+  const char byte = static_cast<char>(sig);
+  [[maybe_unused]] ssize_t n = write(g_signal_pipe[1], &byte, 1);
+}
+
+int wait_for_signal() {
+  char byte = 0;
+  while (read(g_signal_pipe[0], &byte, 1) != 1) {
+  }
+  return byte;
+}
+
+}  // namespace
+
 int run_model_server(const ServeOptions& options) {
   KILN_CHECK(!options.models.empty(), "no model to serve: give --model-base-path or --model-config-file");
-  // Every thread started from here on inherits the blocked signals, so they are
-  // delivered only to sigwait below and shutdown happens in one orderly place.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  KILN_CHECK(pipe(g_signal_pipe) == 0, "cannot create the signal pipe");
+  struct sigaction action = {};
+  action.sa_handler = on_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   ServerMetrics metrics;
@@ -49,8 +69,7 @@ int run_model_server(const ServeOptions& options) {
                options.address.c_str(), server.port());
   std::fflush(stderr);
 
-  int sig = 0;
-  sigwait(&signals, &sig);
+  const int sig = wait_for_signal();
   std::fprintf(stderr, "kiln serve: %s received, finishing %lld in-flight requests\n",
                sig == SIGTERM ? "SIGTERM" : "SIGINT", static_cast<long long>(server.in_flight()));
   std::fflush(stderr);

@@ -5,12 +5,6 @@
 namespace kiln::cpu::testing {
 namespace {
 
-std::vector<double> iota(int64_t n) {
-  std::vector<double> v(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) v[i] = static_cast<double>(i);
-  return v;
-}
-
 Tensor iota_tensor(Dims dims) {
   std::vector<float> v(static_cast<size_t>(num_elements(dims)));
   for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i);

@@ -65,6 +65,22 @@ class GraphBuilder {
   }
   int input() const { return x_; }
   int constant(Dims dims, float scale) { return g_.add_constant(fmt::format("c{}", n_++), random_tensor(dims, seed_++, scale)); }
+  int ints(std::vector<int64_t> values) {
+    const int64_t n = static_cast<int64_t>(values.size());
+    return g_.add_constant(fmt::format("i{}", n_++), Tensor::from_vector<int64_t>({n}, values));
+  }
+  // A node with several outputs (Split).
+  std::vector<int> multi_node(const std::string& op, std::vector<int> inputs, int n_outputs, ir::Attributes attrs = {}) {
+    ir::Node n;
+    n.name = fmt::format("{}_{}", op, n_++);
+    n.op = op;
+    n.inputs = std::move(inputs);
+    n.attrs = std::move(attrs);
+    for (int i = 0; i < n_outputs; ++i) n.outputs.push_back(g_.add_value(fmt::format("{}_out{}", n.name, i)));
+    std::vector<int> outs = n.outputs;
+    g_.add_node(std::move(n));
+    return outs;
+  }
   int node(const std::string& op, std::vector<int> inputs, ir::Attributes attrs = {}) {
     ir::Node n;
     n.name = fmt::format("{}_{}", op, n_++);

@@ -7,6 +7,7 @@
 #include "backends/cuda/kernels/softmax.h"
 #include "backends/cuda/kernels/strided_copy.h"
 #include "backends/cuda/kernels/transpose.h"
+#include "backends/cuda/movement_ops.h"
 
 namespace kiln::cuda {
 
@@ -245,7 +246,7 @@ std::unique_ptr<DeviceOp> make_basic_op(const ir::Node& node, const std::vector<
   if (op == "Softmax" || op == "LogSoftmax") return std::make_unique<SoftmaxOp>(node, values);
   if (op == "Concat") return std::make_unique<ConcatOp>(node, values);
   if (op == "Convert") return std::make_unique<ConvertOp>(node, values);
-  return nullptr;
+  return make_movement_op(node, values);
 }
 
 }  // namespace kiln::cuda

@@ -1,9 +1,11 @@
 #include "backends/cuda/conv_op.h"
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 
 #include "backends/cuda/kernels/channel_affine.h"
+#include "backends/cuda/kernels/strided_copy.h"
 #include "backends/cuda/tactic_timer.h"
 
 namespace kiln::cuda {
@@ -29,12 +31,41 @@ class TensorDesc {
   cudnnTensorDescriptor_t d_ = nullptr;
 };
 
-struct BatchDescs {
-  TensorDesc x, y;
-  // The tactic was timed at the max batch; another batch size may not support it, and
-  // then runs the implicit GEMM (no workspace, fused with relu where that applies).
-  bool use_fallback = false;
+// One timed choice, for the batch sizes up to `batch`.
+struct ConvTactic {
+  int batch = 0;
+  cudnnConvolutionFwdAlgo_t algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
+  bool fused = false;
+  // Input channels zero-padded to a multiple of 8 (into the workspace) so that a 3-channel
+  // first layer can use tensor-core kernels; the filter has matching zero channels.
+  bool pad_channels = false;
+  size_t workspace = 0;  // cuDNN scratch, after the padded input when pad_channels
+  double ms = 0;
+
+  nlohmann::json to_json() const {
+    return {{"batch", batch}, {"algo", static_cast<int>(algo)}, {"fused", fused}, {"pad_channels", pad_channels},
+            {"workspace", workspace}, {"ms", ms}};
+  }
+  static ConvTactic from_json(const nlohmann::json& j, int default_batch) {
+    ConvTactic t;
+    t.batch = j.value("batch", default_batch);
+    t.algo = static_cast<cudnnConvolutionFwdAlgo_t>(j.at("algo").get<int>());
+    t.fused = j.at("fused").get<bool>();
+    t.pad_channels = j.value("pad_channels", false);
+    t.workspace = j.at("workspace").get<size_t>();
+    t.ms = j.value("ms", 0.0);
+    return t;
+  }
 };
+
+struct BatchDescs {
+  TensorDesc x, y, x_padded;
+  bool resolved = false;
+  ConvTactic tactic;  // what runs at this batch size (see resolve)
+};
+
+constexpr size_t kAlign = 256;
+size_t align_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
 class ConvOp : public DeviceOp {
  public:
@@ -46,6 +77,7 @@ class ConvOp : public DeviceOp {
     b_ = node.has_input(2) ? node.inputs[2] : -1;
     z_ = node.has_input(3) ? node.inputs[3] : -1;
     b32_ = node.has_input(4) ? node.inputs[4] : -1;
+    w_padded_ = node.has_input(5) ? node.inputs[5] : -1;
     y_ = node.outputs[0];
     reads = {x_, w_};
     if (z_ >= 0) reads.push_back(z_);
@@ -65,17 +97,21 @@ class ConvOp : public DeviceOp {
     if (pads.size() != 4 || strides.size() != 2 || dil.size() != 2)
       fail_with(ErrorCode::kUnimplemented, "{}: only 2-D convolutions run on the GPU", where);
     if (pads[0] != pads[2] || pads[1] != pads[3])
-      fail_with(ErrorCode::kUnimplemented, "{}: asymmetric pads [{},{},{},{}] are not supported by cuDNN", where,
-                pads[0], pads[1], pads[2], pads[3]);
+      fail_with(ErrorCode::kUnimplemented, "{}: asymmetric pads [{},{},{},{}] must be made explicit before cuDNN",
+                where, pads[0], pads[1], pads[2], pads[3]);
     const std::string act_name = node.op == "FusedConv" ? a.get_string("activation", "none") : "none";
     act_ = kernels::activation_from_name(act_name, a.get_float("act_alpha", 0), a.get_float("act_beta", 0));
 
-    KILN_CUDNN_CALL(where, cudnnCreateFilterDescriptor(&wdesc_));
-    KILN_CUDNN_CALL(where, cudnnSetFilter4dDescriptor(
-                               wdesc_, cudnn_dtype(w.dtype),
-                               w.layout == Layout::kNHWC ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW,
-                               static_cast<int>(w.dims[0]), static_cast<int>(w.dims[1]), static_cast<int>(w.dims[2]),
-                               static_cast<int>(w.dims[3])));
+    wdesc_ = make_filter(w);
+    if (w_padded_ >= 0) {
+      const DeviceValue& wp = values[w_padded_];
+      if (layout_ != Layout::kNHWC || group != 1 || wp.dims.size() != 4 || wp.dims[0] != w.dims[0] ||
+          wp.dims[1] < w.dims[1] || wp.dims[2] != w.dims[2] || wp.dims[3] != w.dims[3])
+        fail_with(ErrorCode::kInternal, "{}: channel-padded filter {} does not match filter {}", where,
+                  dims_to_string(wp.dims), dims_to_string(w.dims));
+      wdesc_padded_ = make_filter(wp);
+      padded_channels_ = wp.dims[1];
+    }
     KILN_CUDNN_CALL(where, cudnnCreateConvolutionDescriptor(&cdesc_));
     KILN_CUDNN_CALL(where, cudnnSetConvolution2dDescriptor(
                                cdesc_, static_cast<int>(pads[0]), static_cast<int>(pads[1]),
@@ -94,109 +130,199 @@ class ConvOp : public DeviceOp {
     }
     fusable_ = b_ >= 0 && (relu || act_.kind == kernels::ActivationKind::kNone);
     needs_epilogue_ = b32_ >= 0 || z_ >= 0 || act_.kind != kernels::ActivationKind::kNone;
-    key_ = fmt::format("conv x{} w{} pads{},{} s{},{} d{},{} g{} {} {} act{} z{} math{}", dims_to_string(x.dims),
-                       dims_to_string(w.dims), pads[0], pads[1], strides[0], strides[1], dil[0], dil[1], group,
-                       dtype_name(dtype_), layout_ == Layout::kNHWC ? "nhwc" : "nchw", act_name, z_ >= 0, strict);
+    key_rest_ = fmt::format("w{} pads{},{} s{},{} d{},{} g{} {} {} act{} z{} math{} padc{} t2", dims_to_string(w.dims),
+                            pads[0], pads[1], strides[0], strides[1], dil[0], dil[1], group, dtype_name(dtype_),
+                            layout_ == Layout::kNHWC ? "nhwc" : "nchw", act_name, z_ >= 0, strict, padded_channels_);
     max_batch_ = static_cast<int>(x.dims[0]);
+    tactics_ = {ConvTactic{}};
+    tactics_[0].batch = max_batch_;
   }
 
   ~ConvOp() override {
     cudnnDestroyFilterDescriptor(wdesc_);
+    if (wdesc_padded_) cudnnDestroyFilterDescriptor(wdesc_padded_);
     cudnnDestroyConvolutionDescriptor(cdesc_);
     cudnnDestroyActivationDescriptor(adesc_);
   }
 
-  size_t workspace_bytes() const override { return workspace_; }
-  nlohmann::json tactic() const override { return {{"algo", static_cast<int>(algo_)}, {"fused", fused_}, {"workspace", workspace_}}; }
-  void set_tactic(const nlohmann::json& t) override {
-    algo_ = static_cast<cudnnConvolutionFwdAlgo_t>(t.at("algo").get<int>());
-    fused_ = t.at("fused").get<bool>();
-    workspace_ = t.at("workspace").get<size_t>();
+  size_t workspace_bytes() const override {
+    size_t most = 0;
+    for (const ConvTactic& t : tactics_) most = std::max(most, bytes_needed(t, t.batch));
+    return most;
+  }
+  nlohmann::json tactic() const override {
+    nlohmann::json buckets = nlohmann::json::array();
+    for (const ConvTactic& t : tactics_) buckets.push_back(t.to_json());
+    return {{"buckets", buckets}};
+  }
+  void set_tactic(const nlohmann::json& j) override {
+    std::vector<ConvTactic> parsed;
+    if (j.contains("buckets")) {
+      for (const auto& b : j.at("buckets")) parsed.push_back(ConvTactic::from_json(b, max_batch_));
+    } else {
+      parsed.push_back(ConvTactic::from_json(j, max_batch_));  // plans from before per-batch tactics
+    }
+    if (parsed.empty()) fail("{}: plan stores no tactic", label());
+    for (const ConvTactic& t : parsed)
+      if (t.pad_channels && !wdesc_padded_) fail("{}: plan's tactic pads channels but the node has no padded filter", label());
+    std::sort(parsed.begin(), parsed.end(), [](const ConvTactic& a, const ConvTactic& b) { return a.batch < b.batch; });
+    std::lock_guard<std::mutex> lock(mutex_);
+    tactics_ = std::move(parsed);
+    for (auto& [batch, d] : descs_) d->resolved = false;
   }
   std::string describe_tactic() const override {
-    return fmt::format("algo {} {}{}", static_cast<int>(algo_), fused_ ? "fused" : "conv + epilogue",
-                       ms_ > 0 ? fmt::format(", {:.3f} ms", ms_) : std::string());
+    std::string out;
+    for (const ConvTactic& t : tactics_)
+      out += fmt::format("{}n<={}: algo {} {}{}{}", out.empty() ? "" : "; ", t.batch, static_cast<int>(t.algo),
+                         t.fused ? "fused" : "conv + epilogue", t.pad_channels ? " (channels padded)" : "",
+                         t.ms > 0 ? fmt::format(", {:.3f} ms", t.ms) : std::string());
+    return out;
   }
 
   void select_tactic(TacticTimer& timer) override {
-    if (const nlohmann::json* cached = timer.lookup(key_)) {
-      set_tactic(*cached);
-      ms_ = cached->value("ms", 0.0);
-      return;
+    const std::vector<int> batches = timer.batches.empty() ? std::vector<int>{max_batch_} : timer.batches;
+    std::vector<ConvTactic> chosen;
+    for (int batch : batches) {
+      const std::string key = fmt::format("conv x{} {}", dims_to_string(xv_.dims_at(batch)), key_rest_);
+      if (const nlohmann::json* cached = timer.lookup(key)) {
+        try {
+          ConvTactic t = ConvTactic::from_json(*cached, batch);
+          t.batch = batch;
+          if (!t.pad_channels || wdesc_padded_) {
+            chosen.push_back(t);
+            continue;
+          }
+        } catch (const nlohmann::json::exception&) {
+          // a damaged entry is timed again
+        }
+      }
+      ConvTactic best = time_batch(timer, batch, key);
+      chosen.push_back(best);
+      timer.store(key, best.to_json());
     }
+    std::lock_guard<std::mutex> lock(mutex_);
+    tactics_ = std::move(chosen);
+    for (auto& [batch, d] : descs_) d->resolved = false;
+  }
+
+  void enqueue(const RunState& s) override {
+    const BatchDescs& d = descs(s.batch, s.cudnn, s.workspace_bytes);
+    run(s, d, d.tactic);
+  }
+
+ private:
+  cudnnFilterDescriptor_t make_filter(const DeviceValue& w) {
+    cudnnFilterDescriptor_t desc = nullptr;
+    KILN_CUDNN_CALL(label(), cudnnCreateFilterDescriptor(&desc));
+    const cudnnStatus_t st = cudnnSetFilter4dDescriptor(
+        desc, cudnn_dtype(w.dtype), w.layout == Layout::kNHWC ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW,
+        static_cast<int>(w.dims[0]), static_cast<int>(w.dims[1]), static_cast<int>(w.dims[2]),
+        static_cast<int>(w.dims[3]));
+    if (st != CUDNN_STATUS_SUCCESS) {
+      cudnnDestroyFilterDescriptor(desc);
+      KILN_CUDNN_CALL(label(), st);
+    }
+    return desc;
+  }
+
+  size_t padded_input_bytes(int batch) const {
+    if (padded_channels_ == 0) return 0;
+    const Dims x = xv_.dims_at(batch);
+    return align_up(static_cast<size_t>(x[0] * padded_channels_ * x[2] * x[3]) * dtype_size(dtype_));
+  }
+  size_t bytes_needed(const ConvTactic& t, int batch) const {
+    return (t.pad_channels ? padded_input_bytes(batch) : 0) + t.workspace;
+  }
+
+  // Times every candidate cuDNN's heuristics offer at `batch` and returns the fastest.
+  ConvTactic time_batch(TacticTimer& timer, int batch, const std::string& key) {
     const std::string& where = label();
-    const BatchDescs& d = descs(max_batch_, timer.state.cudnn);
-    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-    int found = 0;
-    KILN_CUDNN_CALL(where, cudnnGetConvolutionForwardAlgorithm_v7(timer.state.cudnn, d.x.get(), wdesc_, cdesc_, d.y.get(),
-                                                                  CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf));
-    struct Candidate { cudnnConvolutionFwdAlgo_t algo; bool fused; };
-    std::vector<Candidate> candidates;
-    for (int i = 0; i < found && static_cast<int>(candidates.size()) < kMaxCandidates; ++i) {
-      if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
-      const cudnnConvolutionFwdAlgo_t algo = perf[i].algo;
-      const bool identity = act_.kind == kernels::ActivationKind::kNone;
-      if (fusable_ && (!identity || algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM))
-        candidates.push_back({algo, true});
-      candidates.push_back({algo, false});
-    }
-    if (candidates.empty()) fail_with(ErrorCode::kUnimplemented, "{}: cuDNN offers no algorithm for {}", where, key_);
-    double best = -1;
-    std::string last_error;
     RunState state = timer.state;
-    for (const Candidate& c : candidates) {
+    state.batch = batch;
+    const BatchDescs& d = descs(batch, nullptr, 0);
+    std::vector<ConvTactic> candidates;
+    for (const bool pad : {false, true}) {
+      if (pad && !wdesc_padded_) continue;
+      cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+      int found = 0;
+      KILN_CUDNN_CALL(where, cudnnGetConvolutionForwardAlgorithm_v7(
+                                 timer.state.cudnn, pad ? d.x_padded.get() : d.x.get(), pad ? wdesc_padded_ : wdesc_,
+                                 cdesc_, d.y.get(), CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf));
+      int added = 0;
+      for (int i = 0; i < found && added < kMaxCandidates; ++i) {
+        if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
+        ConvTactic t;
+        t.batch = batch;
+        t.algo = perf[i].algo;
+        t.pad_channels = pad;
+        const bool identity = act_.kind == kernels::ActivationKind::kNone;
+        if (fusable_ && (!identity || t.algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM)) {
+          t.fused = true;
+          candidates.push_back(t);
+        }
+        t.fused = false;
+        candidates.push_back(t);
+        ++added;
+      }
+    }
+    if (candidates.empty()) fail_with(ErrorCode::kUnimplemented, "{}: cuDNN offers no algorithm for {}", where, key);
+    ConvTactic best;
+    best.ms = -1;
+    std::string last_error;
+    for (ConvTactic& c : candidates) {
       size_t ws = 0;
-      if (cudnnGetConvolutionForwardWorkspaceSize(timer.state.cudnn, d.x.get(), wdesc_, cdesc_, d.y.get(), c.algo, &ws) !=
-              CUDNN_STATUS_SUCCESS ||
-          ws > timer.workspace_limit)
+      if (cudnnGetConvolutionForwardWorkspaceSize(timer.state.cudnn, c.pad_channels ? d.x_padded.get() : d.x.get(),
+                                                  c.pad_channels ? wdesc_padded_ : wdesc_, cdesc_, d.y.get(), c.algo,
+                                                  &ws) != CUDNN_STATUS_SUCCESS)
         continue;
-      algo_ = c.algo;
-      fused_ = c.fused;
-      workspace_ = ws;
-      double ms;
+      c.workspace = align_up(ws);
+      if (bytes_needed(c, batch) > timer.workspace_limit) continue;
       try {
-        ms = timer.time_ms([&] { enqueue(state); });
+        c.ms = timer.time_ms([&] { run(state, d, c); });
       } catch (const Error& e) {
         last_error = e.what();
         continue;
       }
-      if (best < 0 || ms < best) {
-        best = ms;
-        chosen_ = tactic();
-      }
+      if (best.ms < 0 || c.ms < best.ms) best = c;
     }
-    if (best < 0)
-      fail_with(ErrorCode::kUnimplemented, "{}: no cuDNN algorithm ran for {} ({})", where, key_,
+    if (best.ms < 0)
+      fail_with(ErrorCode::kUnimplemented, "{}: no cuDNN algorithm ran for {} ({})", where, key,
                 last_error.empty() ? "each needs more workspace than allowed" : last_error);
-    set_tactic(chosen_);
-    ms_ = best;
-    nlohmann::json entry = chosen_;
-    entry["ms"] = best;
-    timer.store(key_, entry);
+    return best;
   }
 
-  void enqueue(const RunState& s) override {
+  void run(const RunState& s, const BatchDescs& d, const ConvTactic& t) {
     const std::string& where = label();
-    const BatchDescs& d = descs(s.batch, s.cudnn);
     const float one = 1.0f, zero = 0.0f;
     void* y = s.at(y_);
-    if (s.workspace_bytes < workspace_)
+    const size_t pad_bytes = t.pad_channels ? padded_input_bytes(s.batch) : 0;
+    if (s.workspace_bytes < pad_bytes + t.workspace)
       fail_with(ErrorCode::kInternal, "{}: workspace of {} bytes is smaller than the {} the tactic needs", where,
-                s.workspace_bytes, workspace_);
+                s.workspace_bytes, pad_bytes + t.workspace);
     KILN_CUDNN_CALL(where, cudnnSetStream(s.cudnn, s.stream));
-    const cudnnConvolutionFwdAlgo_t algo = d.use_fallback ? CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM : algo_;
-    const bool fused = d.use_fallback ? fused_ && act_.kind == kernels::ActivationKind::kRelu : fused_;
-    const size_t workspace = d.use_fallback ? 0 : workspace_;
-    if (fused) {
+    const void* x = s.at(x_);
+    cudnnTensorDescriptor_t xdesc = d.x.get();
+    cudnnFilterDescriptor_t wdesc = wdesc_;
+    const void* w = s.at(w_);
+    if (t.pad_channels) {
+      const Dims xd = xv_.dims_at(s.batch);
+      KILN_CUDA_CALL(where, kernels::pad_constant(dtype_, {xd[0], xd[2], xd[3], xd[1]}, {0, 0, 0, 0},
+                                                  {0, 0, 0, padded_channels_ - xd[1]}, 0.0, x, s.workspace, s.stream));
+      x = s.workspace;
+      xdesc = d.x_padded.get();
+      wdesc = wdesc_padded_;
+      w = s.at(w_padded_);
+    }
+    void* ws = static_cast<char*>(s.workspace) + pad_bytes;
+    if (t.fused) {
       const float alpha2 = z_ >= 0 ? 1.0f : 0.0f;
       KILN_CUDNN_CALL(where, cudnnConvolutionBiasActivationForward(
-                                 s.cudnn, &one, d.x.get(), s.at(x_), wdesc_, s.at(w_), cdesc_, algo, s.workspace,
-                                 workspace, &alpha2, d.y.get(), z_ >= 0 ? s.at(z_) : y, bias_desc_.get(), s.at(b_),
-                                 adesc_, d.y.get(), y));
+                                 s.cudnn, &one, xdesc, x, wdesc, w, cdesc_, t.algo, ws, t.workspace, &alpha2,
+                                 d.y.get(), z_ >= 0 ? s.at(z_) : y, bias_desc_.get(), s.at(b_), adesc_, d.y.get(), y));
       return;
     }
-    KILN_CUDNN_CALL(where, cudnnConvolutionForward(s.cudnn, &one, d.x.get(), s.at(x_), wdesc_, s.at(w_), cdesc_, algo,
-                                                   s.workspace, workspace, &zero, d.y.get(), y));
+    KILN_CUDNN_CALL(where, cudnnConvolutionForward(s.cudnn, &one, xdesc, x, wdesc, w, cdesc_, t.algo, ws, t.workspace,
+                                                   &zero, d.y.get(), y));
     if (!needs_epilogue_) return;
     const Dims yd = yv_.dims_at(s.batch);
     kernels::ChannelAffineParams p;
@@ -210,42 +336,66 @@ class ConvOp : public DeviceOp {
                                                   z_ >= 0 ? s.at(z_) : nullptr, y, s.stream));
   }
 
- private:
-  const BatchDescs& descs(int batch, cudnnHandle_t handle) {
+  // Descriptors for one batch size and, when `handle` is given, the tactic that runs there:
+  // the tactic of the batch's bucket if cuDNN accepts that algorithm at this size within
+  // the workspace, else the nearest other bucket's, else the implicit GEMM (no workspace).
+  const BatchDescs& descs(int batch, cudnnHandle_t handle, size_t workspace_bytes) {
     std::lock_guard<std::mutex> lock(mutex_);
     auto& slot = descs_[batch];
     if (!slot) {
       auto d = std::make_unique<BatchDescs>();
-      d->x.set(label(), layout_, dtype_, xv_.dims_at(batch));
+      const Dims xd = xv_.dims_at(batch);
+      d->x.set(label(), layout_, dtype_, xd);
       d->y.set(label(), layout_, dtype_, yv_.dims_at(batch));
-      if (batch != max_batch_) {
-        size_t ws = 0;
-        d->use_fallback = cudnnGetConvolutionForwardWorkspaceSize(handle, d->x.get(), wdesc_, cdesc_,
-                                                                  d->y.get(), algo_, &ws) != CUDNN_STATUS_SUCCESS ||
-                          ws > workspace_;
-      }
+      if (padded_channels_ > 0) d->x_padded.set(label(), layout_, dtype_, {xd[0], padded_channels_, xd[2], xd[3]});
       slot = std::move(d);
+    }
+    if (handle && !slot->resolved) {
+      slot->tactic = resolve(*slot, batch, handle, workspace_bytes);
+      slot->resolved = true;
     }
     return *slot;
   }
 
-  int x_ = -1, w_ = -1, b_ = -1, z_ = -1, b32_ = -1, y_ = -1;
+  ConvTactic resolve(const BatchDescs& d, int batch, cudnnHandle_t handle, size_t workspace_bytes) const {
+    std::vector<int> batches;
+    for (const ConvTactic& t : tactics_) batches.push_back(t.batch);
+    const size_t home = tactic_bucket(batches, batch);
+    std::vector<size_t> order = {home};
+    for (size_t i = home + 1; i < tactics_.size(); ++i) order.push_back(i);
+    for (size_t i = home; i-- > 0;) order.push_back(i);
+    for (size_t i : order) {
+      ConvTactic t = tactics_[i];
+      size_t ws = 0;
+      if (cudnnGetConvolutionForwardWorkspaceSize(handle, t.pad_channels ? d.x_padded.get() : d.x.get(),
+                                                  t.pad_channels ? wdesc_padded_ : wdesc_, cdesc_, d.y.get(), t.algo,
+                                                  &ws) != CUDNN_STATUS_SUCCESS)
+        continue;
+      t.workspace = align_up(ws);
+      if (bytes_needed(t, batch) <= workspace_bytes) return t;
+    }
+    ConvTactic fallback;
+    fallback.batch = batch;
+    fallback.algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
+    fallback.fused = tactics_.back().fused && act_.kind == kernels::ActivationKind::kRelu;
+    return fallback;
+  }
+
+  int x_ = -1, w_ = -1, b_ = -1, z_ = -1, b32_ = -1, y_ = -1, w_padded_ = -1;
   DeviceValue xv_, yv_;
   Layout layout_ = Layout::kNCHW;
   DType dtype_ = DType::kF32;
   kernels::Activation act_;
   cudnnFilterDescriptor_t wdesc_ = nullptr;
+  cudnnFilterDescriptor_t wdesc_padded_ = nullptr;
+  int64_t padded_channels_ = 0;
   cudnnConvolutionDescriptor_t cdesc_ = nullptr;
   cudnnActivationDescriptor_t adesc_ = nullptr;
   TensorDesc bias_desc_;
   bool fusable_ = false, needs_epilogue_ = false;
-  std::string key_;
+  std::string key_rest_;
   int max_batch_ = 1;
-  cudnnConvolutionFwdAlgo_t algo_ = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
-  bool fused_ = false;
-  size_t workspace_ = 0;
-  double ms_ = 0;
-  nlohmann::json chosen_;
+  std::vector<ConvTactic> tactics_;  // ascending by batch; the last one covers the max batch
   std::mutex mutex_;
   std::map<int, std::unique_ptr<BatchDescs>> descs_;
 };

@@ -14,7 +14,8 @@
 
 namespace kiln::cuda {
 
-// `node`: Conv or kiln.FusedConv after lowering; inputs X, W, B (act dtype), Z, B (f32).
+// `node`: Conv or kiln.FusedConv after lowering; inputs X, W, B (act dtype), Z, B (f32),
+// [W with input channels zero-padded to a multiple of 8] (fp16/bf16 NHWC, group 1).
 std::unique_ptr<DeviceOp> make_conv_op(const ir::Node& node, const std::vector<DeviceValue>& values,
                                        Precision precision);
 

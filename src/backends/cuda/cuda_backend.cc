@@ -5,6 +5,7 @@
 #include "backends/cuda/cuda_engine.h"
 #include "backends/cuda/lower_for_device.h"
 #include "passes/pipeline.h"
+#include "quant/calibration_data.h"
 
 namespace kiln::cuda {
 
@@ -30,6 +31,16 @@ class CudaBackend : public Backend {
     activation_dtype(options.precision);  // unsupported precisions fail before any work
     ir::Graph optimized = graph;
     passes::optimize_for_inference(optimized, options.precision);
+    if (options.precision == Precision::kINT8) {
+      if (quant::has_qdq_nodes(optimized))
+        fail_with(ErrorCode::kUnimplemented,
+                  "explicitly quantized (QuantizeLinear/DequantizeLinear) models do not build for int8 on the CUDA "
+                  "backend yet; run them on the CPU backend (--device cpu), which executes the Q/DQ pairs as written");
+      const quant::CalibrationTable table =
+          quant::calibration_for_build(optimized, options.calib_data_dir, options.calib_batches, options.calibrator,
+                                       options.calib_cache_path, options.progress);
+      return build_cuda_engine(optimized, options, device_, &table);
+    }
     return build_cuda_engine(optimized, options, device_);
   }
 

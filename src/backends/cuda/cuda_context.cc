@@ -8,6 +8,7 @@
 #include <set>
 
 #include "backends/cuda/engine_core.h"
+#include "backends/cuda/op_profiler.h"
 
 namespace kiln::cuda {
 
@@ -23,7 +24,13 @@ class CudaContext : public ExecutionContext {
       throw;
     }
   }
-  ~CudaContext() override { release(); }
+  ~CudaContext() override {
+    if (profiling_) {
+      const std::string report = profiler_.report(core_->program);
+      if (!report.empty()) fmt::print(stderr, "{}", report);
+    }
+    release();
+  }
 
   Status run(const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs) override {
     const auto start = std::chrono::steady_clock::now();
@@ -66,6 +73,8 @@ class CudaContext : public ExecutionContext {
     for (int v : p.outputs) out_bytes += p.values[v].bytes_at(core_->max_batch);
     KILN_CUDA_CALL(where, cudaHostAlloc(&pinned_in_, std::max<size_t>(in_bytes, 64), cudaHostAllocDefault));
     KILN_CUDA_CALL(where, cudaHostAlloc(&pinned_out_, std::max<size_t>(out_bytes, 64), cudaHostAllocDefault));
+    profiling_ = profiling_requested();
+    if (profiling_) profiler_.init(p.ops.size());
   }
 
   void release() {
@@ -114,12 +123,21 @@ class CudaContext : public ExecutionContext {
     s.workspace = workspace_;
     s.workspace_bytes = workspace_bytes_;
     s.addresses = &addresses_;
-    for (const auto& op : core_->program.ops) op->enqueue(s);
+    if (!profiling_) {
+      for (const auto& op : core_->program.ops) op->enqueue(s);
+      return;
+    }
+    const auto& ops = core_->program.ops;
+    for (size_t i = 0; i < ops.size(); ++i) {
+      profiler_.mark(i, compute_);
+      ops[i]->enqueue(s);
+    }
+    profiler_.mark(ops.size(), compute_);
   }
 
   void run_compute(int batch) {
     const char* where = "running the engine";
-    if (!core_->use_cuda_graphs) {
+    if (!core_->use_cuda_graphs || profiling_) {
       enqueue_ops(batch);
       return;
     }
@@ -193,6 +211,7 @@ class CudaContext : public ExecutionContext {
     float ms = 0;
     KILN_CUDA_CALL(where, cudaEventElapsedTime(&ms, start_, stop_));
     timing_.compute_ms = ms;
+    if (profiling_) profiler_.collect(batch);
     for (size_t i = 0; i < p.outputs.size(); ++i) {
       const DeviceValue& v = p.values[p.outputs[i]];
       Tensor t(DType::kF32, v.dims_at(batch));
@@ -215,6 +234,8 @@ class CudaContext : public ExecutionContext {
   std::map<int, cudaGraphExec_t> graphs_;
   std::set<int> capture_failed_;
   RunTiming timing_;
+  bool profiling_ = false;
+  OpProfiler profiler_;
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "backends/cuda/conv_op.h"
 #include "backends/cuda/engine_core.h"
 #include "backends/cuda/gemm_op.h"
+#include "backends/cuda/int8/int8_ops.h"
 #include "backends/cuda/tactic_timer.h"
 #include "engine/graph_io.h"
 #include "engine/memory_planner.h"
@@ -36,7 +37,8 @@ void compile(EngineCore& core) {
   p.outputs = g.outputs;
   for (const ir::Node& node : g.nodes) {
     std::unique_ptr<DeviceOp> op;
-    if (node.op == "Conv" || node.op == "FusedConv") op = make_conv_op(node, p.values, core.precision);
+    if (node.domain == "kiln" && (node.op == "Int8Conv" || node.op == "QuantizeInt8")) op = make_int8_op(node, p.values);
+    else if (node.op == "Conv" || node.op == "FusedConv") op = make_conv_op(node, p.values, core.precision);
     else if (node.op == "Gemm" || node.op == "FusedGemm" || node.op == "MatMul")
       op = make_gemm_op(node, p.values, core.precision);
     else op = make_basic_op(node, p.values);
@@ -136,6 +138,7 @@ void select_tactics(EngineCore& core, const BuildOptions& options) {
                                     : static_cast<char*>(arena) + core.arena_offset[d.storage];
     }
     timer.state.batch = core.max_batch;
+    timer.batches = tactic_batches(core.max_batch);
     timer.state.stream = stream;
     timer.state.cudnn = cudnn;
     timer.state.cublaslt = lt;
@@ -212,7 +215,8 @@ EngineCore::~EngineCore() {
   if (program.weights) cudaFree(program.weights);
 }
 
-std::unique_ptr<Engine> build_cuda_engine(const ir::Graph& graph, const BuildOptions& options, int device) {
+std::unique_ptr<Engine> build_cuda_engine(const ir::Graph& graph, const BuildOptions& options, int device,
+                                          const quant::CalibrationTable* int8_table) {
   auto core = std::make_shared<EngineCore>();
   core->device = device;
   core->info = query_device(device);
@@ -222,7 +226,7 @@ std::unique_ptr<Engine> build_cuda_engine(const ir::Graph& graph, const BuildOpt
   core->inputs = batch_infos(graph_inputs(graph));
   core->outputs = batch_infos(graph_outputs(graph));
   KILN_CUDA_CALL("engine build", cudaSetDevice(device));
-  core->lowered = lower_for_device(graph, options.precision, options.max_batch_size);
+  core->lowered = lower_for_device(graph, options.precision, options.max_batch_size, int8_table);
   compile(*core);
   plan_arena(*core);
   upload_weights(*core);

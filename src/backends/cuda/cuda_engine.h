@@ -15,7 +15,9 @@ namespace kiln::cuda {
 
 // Lowers, compiles, times tactics (reading and updating options.timing_cache_path) and
 // uploads the weights. `graph` is optimized already for every precision but native.
-std::unique_ptr<Engine> build_cuda_engine(const ir::Graph& graph, const BuildOptions& options, int device);
+// `int8_table` (int8 builds only): the activation ranges of `graph`'s values.
+std::unique_ptr<Engine> build_cuda_engine(const ir::Graph& graph, const BuildOptions& options, int device,
+                                          const quant::CalibrationTable* int8_table = nullptr);
 
 // A plan written by a CUDA engine; refuses another GPU model / library major version
 // (kFailedPrecondition) and never times tactics again.

@@ -2,10 +2,12 @@
 
 #include <cmath>
 #include <cstring>
+#include <algorithm>
 #include <map>
 #include <set>
 #include <tuple>
 
+#include "backends/cuda/int8/int8_lowering.h"
 #include "ir/shape_inference.h"
 
 namespace kiln::cuda {
@@ -19,13 +21,19 @@ const std::set<std::string> kBinaryOps = {"Add", "Sub", "Mul", "Div"};
 const std::set<std::string> kReshapeOps = {"Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Dropout"};
 const std::set<std::string> kGemmOps = {"Gemm", "FusedGemm", "MatMul"};
 const std::set<std::string> kOtherOps = {"BatchNormalization", "Softmax", "LogSoftmax", "Concat"};
+const std::set<std::string> kMovementOps = {"Slice", "Split", "Pad", "Transpose"};
 
 const char* layout_name(Layout l) { return l == Layout::kNHWC ? "nhwc" : "nchw"; }
 
 class Lowering {
  public:
-  Lowering(const ir::Graph& src, const std::vector<bool>& batched, Precision precision)
-      : src_(src), native_(precision == Precision::kNative), act_(activation_dtype(precision)) {
+  Lowering(const ir::Graph& src, const std::vector<bool>& batched, Precision precision,
+           const quant::CalibrationTable* table)
+      : src_(src), native_(precision == Precision::kNative), act_(activation_dtype(precision)), table_(table) {
+    if (precision == Precision::kINT8) {
+      if (!table) fail("an int8 build needs a calibration table");
+      int8_ = int8::plan_int8_convs(src, *table);
+    }
     out_.graph = src;
     out_.graph.nodes.clear();
     out_.layouts.assign(src.values.size(), Layout::kNCHW);
@@ -41,7 +49,9 @@ class Lowering {
     }
     for (const ir::Node& node : src_.nodes) {
       try {
-        lower(node);
+        const size_t index = static_cast<size_t>(&node - src_.nodes.data());
+        if (table_ && int8_.conv_runs_int8[index]) lower_int8_conv(node);
+        else lower(node);
       } catch (const Error& e) {
         throw Error(fmt::format("node \"{}\" ({}): {}", node.name, node.op, e.what()), e.code());
       }
@@ -123,8 +133,12 @@ class Lowering {
         out_.batched.push_back(false);
       }
       const int bias = in[2];
+      const int weight = in[1];
       in[0] = want(in[0], act_, l);
+      in[0] = pad_asymmetric(n, in[0]);
       in[1] = want(in[1], act_, l);
+      if (in.size() < 6) in.resize(6, ir::kNoValue);
+      in[5] = channel_padded_filter(n, weight, l);
       in[2] = want(bias, act_, Layout::kNCHW);      // for cuDNN's fused bias
       in[4] = want(bias, DType::kF32, Layout::kNCHW);  // for the epilogue kernel
       if (n.has_input(3)) in[3] = want(in[3], act_, l);
@@ -200,6 +214,8 @@ class Lowering {
         in[2] = want(in[2], DType::kF32, Layout::kNCHW);
       }
       set_out(n.outputs[0], DType::kF32, Layout::kNCHW);
+    } else if (kMovementOps.count(op)) {
+      lower_movement(n);
     } else if (op == "Concat") {
       int ref = -1;
       for (int v : in) if (!g().value(v).is_constant()) { ref = v; break; }
@@ -211,6 +227,218 @@ class Lowering {
       set_out(n.outputs[0], d, l);
     }
     g().add_node(std::move(n));
+  }
+
+  // A convolution in INT8 (node kiln.Int8Conv, see int8/int8_ops.h): the input is quantized
+  // once per value unless its producer already writes INT8.
+  void lower_int8_conv(const ir::Node& src_node) {
+    ir::Node n = src_node;
+    const int x = n.inputs[0];
+    const float x_scale = table_->int8_scale(g().value(x).name);
+    int xq = x;
+    if (!int8_.value_is_int8[x]) {
+      if (auto it = quantized_.find(x); it != quantized_.end()) {
+        xq = it->second;
+      } else {
+        const int x16 = want(x, act_, Layout::kNHWC);
+        Dims d = g().value(x).dims;
+        d[1] = int8::pad_channels(d[1]);
+        xq = g().add_value(g().value(x).name + ":int8", DType::kI8, d);
+        out_.layouts.push_back(Layout::kNHWC);
+        out_.batched.push_back(out_.batched[x]);
+        ir::Node q;
+        q.name = g().value(xq).name;
+        q.op = "QuantizeInt8";
+        q.domain = "kiln";
+        q.inputs = {x16};
+        q.outputs = {xq};
+        q.attrs.set("inv_scale", 1.0f / x_scale);
+        g().add_node(std::move(q));
+        quantized_[x] = xq;
+      }
+    }
+    const int64_t c_pad = g().value(xq).dims[1];
+    const Tensor* bias = n.has_input(2) ? &*g().value(n.inputs[2]).constant : nullptr;
+    const int8::Int8ConvConstants k = int8::int8_conv_constants(*g().value(n.inputs[1]).constant, bias, x_scale, c_pad);
+    auto add_const = [&](const std::string& suffix, const Tensor& t, Layout l) {
+      const int v = g().add_constant(n.name + suffix, t);
+      out_.layouts.push_back(l);
+      out_.batched.push_back(false);
+      return v;
+    };
+    const int w = add_const(":int8_w", k.weights, Layout::kNHWC);
+    const int scale = add_const(":int8_scale", k.scale, Layout::kNCHW);
+    const int b = add_const(":int8_bias", k.bias, Layout::kNCHW);
+    const int y = n.outputs[0];
+    const std::string act = n.op == "FusedConv" ? n.attrs.get_string("activation", "none") : "none";
+    ir::Node q;
+    q.name = n.name;
+    q.op = "Int8Conv";
+    q.domain = "kiln";
+    q.inputs = {xq, w, scale, b};
+    if (n.has_input(3)) {
+      const int z = n.inputs[3];
+      if (int8_.value_is_int8[z]) {
+        q.inputs.push_back(z);
+        q.attrs.set("z_scale", table_->int8_scale(g().value(z).name));
+      } else {
+        q.inputs.push_back(want(z, DType::kF16, Layout::kNHWC));
+      }
+    }
+    Dims acc_dims = g().value(y).dims;
+    acc_dims[1] = k.scale.dim(0);
+    const int acc = g().add_value(n.name + ":int8_acc", DType::kF32, acc_dims);
+    out_.layouts.push_back(Layout::kNHWC);
+    out_.batched.push_back(out_.batched[y]);
+    if (int8_.value_is_int8[y]) {
+      g().value(y).dims[1] = acc_dims[1];
+      set_out(y, DType::kI8, Layout::kNHWC);
+      q.attrs.set("y_inv_scale", 1.0f / table_->int8_scale(g().value(y).name));
+    } else {
+      set_out(y, DType::kF16, Layout::kNHWC);
+    }
+    q.outputs = {y, acc};
+    for (const char* attr : {"pads", "strides", "dilations"})
+      if (n.attrs.has(attr)) q.attrs.set(attr, n.attrs.get_ints(attr, {}));
+    q.attrs.set("relu", static_cast<int64_t>(act == "relu"));
+    g().add_node(std::move(q));
+  }
+
+  // cuDNN takes symmetric padding only: the asymmetric part becomes an explicit zero Pad
+  // node (in the activation's memory order) and the convolution keeps the symmetric rest.
+  int pad_asymmetric(ir::Node& n, int x) {
+    auto pads = n.attrs.get_ints("pads", {0, 0, 0, 0});
+    if (pads.size() != 4 || (pads[0] == pads[2] && pads[1] == pads[3])) return x;
+    for (int64_t p : pads)
+      if (p < 0) fail_with(ErrorCode::kInvalidArgument, "negative conv pads");
+    const int64_t ph = std::min(pads[0], pads[2]), pw = std::min(pads[1], pads[3]);
+    const std::vector<int64_t> extra = {0, 0, pads[0] - ph, pads[1] - pw, 0, 0, pads[2] - ph, pads[3] - pw};
+    Dims dims = g().value(x).dims;
+    dims[2] += extra[2] + extra[6];
+    dims[3] += extra[3] + extra[7];
+    const std::string name = n.name + ":asymmetric_pad";
+    const int pads_value = g().add_constant(name + "_pads", Tensor::from_vector<int64_t>({8}, extra));
+    out_.layouts.push_back(Layout::kNCHW);
+    out_.batched.push_back(false);
+    const int y = g().add_value(name, g().value(x).dtype, dims);
+    out_.layouts.push_back(out_.layouts[x]);
+    out_.batched.push_back(out_.batched[x]);
+    ir::Node pad;
+    pad.name = name;
+    pad.op = "Pad";
+    pad.inputs = {x, pads_value};
+    pad.outputs = {y};
+    lower_movement(pad);
+    g().add_node(std::move(pad));
+    n.attrs.set("pads", std::vector<int64_t>{ph, pw, ph, pw});
+    return y;
+  }
+
+  // fp16/bf16 tensor-core convolutions want input channels in multiples of 8; for thinner
+  // inputs (an RGB first layer) the conv op may time a variant that zero-pads the input
+  // channels, which needs this filter with matching zero channels.
+  int channel_padded_filter(const ir::Node& n, int weight, Layout l) {
+    if (act_ == DType::kF32 || l != Layout::kNHWC || n.attrs.get_int("group", 1) != 1) return ir::kNoValue;
+    const Tensor& w = *g().value(weight).constant;
+    if (w.rank() != 4 || w.dim(1) % 8 == 0) return ir::kNoValue;
+    const int64_t k = w.dim(0), c = w.dim(1), r = w.dim(2), s = w.dim(3), cp = (c + 7) / 8 * 8;
+    const std::vector<double> src = w.to_doubles();
+    std::vector<float> dst(static_cast<size_t>(k * cp * r * s), 0.0f);
+    for (int64_t ik = 0; ik < k; ++ik)
+      for (int64_t ic = 0; ic < c; ++ic)
+        for (int64_t i = 0; i < r * s; ++i)
+          dst[static_cast<size_t>((ik * cp + ic) * r * s + i)] = static_cast<float>(src[static_cast<size_t>((ik * c + ic) * r * s + i)]);
+    const Tensor padded = convert_constant(Tensor::from_vector<float>({k, cp, r, s}, dst), act_, l);
+    const int v = g().add_constant(n.name + ":channel_padded_filter", padded);
+    out_.layouts.push_back(l);
+    out_.batched.push_back(false);
+    return v;
+  }
+
+  std::vector<int64_t> constant_ints(const ir::Node& n, size_t i, const char* what) {
+    require_constant(n, i, what);
+    return g().value(n.inputs[i]).constant->to_int64s();
+  }
+
+  // Slice, Split, Pad keep their input's memory order (the op maps axes); constant inputs
+  // become normalized attributes so the device op needs no host reads. Transpose runs in
+  // NCHW order. The batch axis may not be cut or padded: its size follows each run.
+  void lower_movement(ir::Node& n) {
+    auto& in = n.inputs;
+    const DType d = g().value(in[0]).dtype;
+    const Dims dims = g().value(in[0]).dims;
+    const int64_t rank = static_cast<int64_t>(dims.size());
+    const bool batched = out_.batched[in[0]];
+    Layout l = out_.layouts[in[0]];
+    auto batch_axis_untouched = [&](bool untouched) {
+      if (batched && !untouched)
+        fail_with(ErrorCode::kUnimplemented, "{} along the batch axis is not supported on the GPU", n.op);
+    };
+    if (n.op == "Transpose") {
+      in[0] = want(in[0], d, Layout::kNCHW);
+      auto perm = n.attrs.get_ints("perm", {});
+      if (perm.empty())
+        for (int64_t i = rank - 1; i >= 0; --i) perm.push_back(i);
+      if (static_cast<int64_t>(perm.size()) != rank) fail("perm {} for a rank-{} input", perm.size(), rank);
+      batch_axis_untouched(perm[0] == 0);
+      n.attrs.set("perm", perm);
+      l = Layout::kNCHW;
+    } else if (n.op == "Slice") {
+      const auto starts = constant_ints(n, 1, "starts");
+      const auto ends = constant_ints(n, 2, "ends");
+      std::vector<int64_t> axes, steps;
+      if (n.has_input(3)) axes = constant_ints(n, 3, "axes");
+      if (n.has_input(4)) steps = constant_ints(n, 4, "steps");
+      if (axes.empty())
+        for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+      if (steps.empty()) steps.assign(starts.size(), 1);
+      if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
+        fail("starts/ends/axes/steps disagree in length");
+      std::vector<int64_t> all_starts(static_cast<size_t>(rank), 0), all_steps(static_cast<size_t>(rank), 1);
+      for (size_t i = 0; i < axes.size(); ++i) {
+        const int64_t a = normalize_axis(axes[i], rank);
+        const int64_t dim = dims[static_cast<size_t>(a)], step = steps[i];
+        if (step == 0) fail_with(ErrorCode::kInvalidArgument, "Slice step of 0 on axis {}", a);
+        // ONNX clamping: [0, dim] for positive steps, [-1, dim - 1] for negative ones.
+        int64_t s = starts[i] < 0 ? starts[i] + dim : starts[i];
+        int64_t e = ends[i] < 0 ? ends[i] + dim : ends[i];
+        s = step > 0 ? std::clamp<int64_t>(s, 0, dim) : std::clamp<int64_t>(s, -1, dim - 1);
+        e = step > 0 ? std::clamp<int64_t>(e, 0, dim) : std::clamp<int64_t>(e, -1, dim - 1);
+        if (a == 0) batch_axis_untouched(s == 0 && step == 1 && e >= dim);
+        all_starts[static_cast<size_t>(a)] = s;
+        all_steps[static_cast<size_t>(a)] = step;
+      }
+      n.attrs.set("starts", all_starts);
+      n.attrs.set("steps", all_steps);
+      in.resize(1);
+    } else if (n.op == "Split") {
+      const int64_t axis = normalize_axis(n.attrs.get_int("axis", 0), rank);
+      batch_axis_untouched(axis != 0);
+      std::vector<int64_t> sizes;
+      for (int v : n.outputs) sizes.push_back(g().value(v).dims.at(static_cast<size_t>(axis)));
+      n.attrs.set("axis", axis);
+      n.attrs.set("split", sizes);
+      in.resize(1);
+    } else {  // Pad
+      if (n.attrs.get_string("mode", "constant") != "constant")
+        fail_with(ErrorCode::kUnimplemented, "Pad mode '{}' (only constant runs on the GPU)",
+                  n.attrs.get_string("mode", "constant"));
+      if (n.has_input(3)) fail_with(ErrorCode::kUnimplemented, "Pad with an axes input");
+      const auto pads = constant_ints(n, 1, "pads");
+      if (static_cast<int64_t>(pads.size()) != 2 * rank) fail("{} pads for a rank-{} input", pads.size(), rank);
+      batch_axis_untouched(pads[0] == 0 && pads[static_cast<size_t>(rank)] == 0);
+      double value = 0;
+      if (n.has_input(2)) {
+        require_constant(n, 2, "constant_value");
+        const auto v = g().value(in[2]).constant->to_doubles();
+        if (!v.empty()) value = v[0];
+      }
+      n.attrs.set("pads", pads);
+      n.attrs.set("value", static_cast<float>(value));
+      in.resize(1);
+    }
+    for (int v : n.outputs)
+      if (v != ir::kNoValue) set_out(v, d, l);
   }
 
   void lower_binary(ir::Node& n) {
@@ -241,6 +469,9 @@ class Lowering {
   const ir::Graph& src_;
   bool native_;
   DType act_;
+  const quant::CalibrationTable* table_;
+  int8::Int8Plan int8_;
+  std::map<int, int> quantized_;  // value -> its INT8 copy
   LoweredGraph out_;
   std::map<std::tuple<int, DType, Layout>, int> converted_;
 };
@@ -263,6 +494,7 @@ DType activation_dtype(Precision precision) {
     case Precision::kTF32: return DType::kF32;
     case Precision::kFP16: return DType::kF16;
     case Precision::kBF16: return DType::kBF16;
+    case Precision::kINT8: return DType::kF16;  // layers that cannot run in INT8 run in FP16
     default:
       fail_with(ErrorCode::kUnimplemented,
                 "precision {} is not supported by the CUDA backend yet (use native, fp32, tf32, fp16 or bf16)",
@@ -271,7 +503,8 @@ DType activation_dtype(Precision precision) {
 }
 
 bool cuda_supports_op(const std::string& op) {
-  for (const auto* set : {&kConvOps, &kPoolOps, &kUnaryOps, &kBinaryOps, &kReshapeOps, &kGemmOps, &kOtherOps})
+  for (const auto* set :
+       {&kConvOps, &kPoolOps, &kUnaryOps, &kBinaryOps, &kReshapeOps, &kGemmOps, &kOtherOps, &kMovementOps})
     if (set->count(op)) return true;
   return false;
 }
@@ -293,7 +526,8 @@ Tensor convert_constant(const Tensor& t, DType dtype, Layout layout) {
   return out;
 }
 
-LoweredGraph lower_for_device(const ir::Graph& graph, Precision precision, int max_batch) {
+LoweredGraph lower_for_device(const ir::Graph& graph, Precision precision, int max_batch,
+                              const quant::CalibrationTable* table) {
   if (max_batch < 1) fail("max batch size must be at least 1, got {}", max_batch);
   activation_dtype(precision);  // rejects unsupported precisions before any work
   const ir::Graph at_max = with_batch(graph, max_batch);
@@ -304,7 +538,7 @@ LoweredGraph lower_for_device(const ir::Graph& graph, Precision precision, int m
     const ir::Value& b = at_next.values[v];
     batched[v] = !a.is_constant() && !a.dims.empty() && a.dims[0] != b.dims[0];
   }
-  return Lowering(at_max, batched, precision).run();
+  return Lowering(at_max, batched, precision, table).run();
 }
 
 }  // namespace kiln::cuda

@@ -17,6 +17,7 @@
 #include "backends/cuda/device_program.h"
 #include "engine/precision.h"
 #include "ir/graph.h"
+#include "quant/calibration.h"
 
 namespace kiln::cuda {
 
@@ -31,7 +32,10 @@ struct LoweredGraph {
 DType activation_dtype(Precision precision);
 
 // Throws kiln::Error naming the node for ops or forms the CUDA backend cannot run.
-LoweredGraph lower_for_device(const ir::Graph& graph, Precision precision, int max_batch);
+// int8: convolutions the calibration `table` covers run in INT8 (see int8/int8_lowering.h),
+// everything else in fp16; `table` is required for int8 and ignored otherwise.
+LoweredGraph lower_for_device(const ir::Graph& graph, Precision precision, int max_batch,
+                              const quant::CalibrationTable* table = nullptr);
 
 // Op types the lowering and the op factory accept.
 bool cuda_supports_op(const std::string& op);

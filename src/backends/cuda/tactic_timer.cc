@@ -6,6 +6,19 @@
 
 namespace kiln::cuda {
 
+std::vector<int> tactic_batches(int max_batch) {
+  std::vector<int> out;
+  for (int b = 1; b < max_batch; b *= 4) out.push_back(b);
+  out.push_back(std::max(max_batch, 1));
+  return out;
+}
+
+size_t tactic_bucket(const std::vector<int>& batches, int batch) {
+  for (size_t i = 0; i < batches.size(); ++i)
+    if (batches[i] >= batch) return i;
+  return batches.empty() ? 0 : batches.size() - 1;
+}
+
 double TacticTimer::time_ms(const std::function<void()>& enqueue, int repeats) {
   const char* where = "tactic timing";
   cudaEvent_t start = nullptr, stop = nullptr;

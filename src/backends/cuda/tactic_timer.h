@@ -18,8 +18,16 @@
 
 namespace kiln::cuda {
 
+// Batch sizes tactics are timed at: powers of 4 below the max batch, and the max batch.
+// A run at batch n uses the tactic of the smallest of these >= n, because a cuDNN
+// algorithm that is fastest (or even valid) at 256 images is often not at 8.
+std::vector<int> tactic_batches(int max_batch);
+// Index into `batches` (ascending) of the bucket that serves `batch`.
+size_t tactic_bucket(const std::vector<int>& batches, int batch);
+
 struct TacticTimer {
-  RunState state;               // batch = max batch, buffers for every value
+  RunState state;               // buffers for every value at the max batch; ops set state.batch
+  std::vector<int> batches;     // tactic_batches(max batch)
   std::string device_key;       // DeviceInfo::tactic_key()
   size_t workspace_limit = 0;   // candidates needing more scratch than this are skipped
   std::map<std::string, nlohmann::json> cache;

@@ -1,0 +1,71 @@
+#include "backends/cuda/int8/int8_kernels.h"
+
+#include <cuda_fp16.h>
+
+namespace kiln::cuda::int8 {
+
+namespace {
+
+__device__ __forceinline__ int8_t saturate_round(float v) {
+  const int q = __float2int_rn(v);
+  return static_cast<int8_t>(q < -128 ? -128 : (q > 127 ? 127 : q));
+}
+
+template <typename T>
+__device__ __forceinline__ float load_float(const T* p, int64_t i);
+template <>
+__device__ __forceinline__ float load_float<float>(const float* p, int64_t i) { return p[i]; }
+template <>
+__device__ __forceinline__ float load_float<__half>(const __half* p, int64_t i) { return __half2float(p[i]); }
+
+template <typename T>
+__global__ void quantize_kernel(const T* x, int64_t pixels, int c, int c_pad, float inv_scale, int8_t* y) {
+  const int64_t total = pixels * c_pad;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t px = i / c_pad;
+    const int ch = static_cast<int>(i - px * c_pad);
+    y[i] = ch < c ? saturate_round(__fmul_rn(load_float(x, px * c + ch), inv_scale)) : int8_t(0);
+  }
+}
+
+__global__ void epilogue_kernel(EpilogueParams p) {
+  const int channels = p.y_int8 ? p.k_pad : p.k;
+  const int64_t total = p.pixels * channels;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t px = i / channels;
+    const int ch = static_cast<int>(i - px * channels);
+    float v = __fmaf_rn(p.acc[px * p.k_pad + ch], p.scale[ch], p.bias[ch]);
+    if (p.z_kind == ResidualKind::kInt8)
+      v = __fmaf_rn(static_cast<float>(static_cast<const int8_t*>(p.z)[px * p.k_pad + ch]), p.z_scale, v);
+    else if (p.z_kind == ResidualKind::kF16)
+      v = __fadd_rn(v, __half2float(static_cast<const __half*>(p.z)[px * p.k + ch]));
+    if (p.relu) v = fmaxf(v, 0.0f);
+    if (p.y_int8) static_cast<int8_t*>(p.y)[i] = saturate_round(__fmul_rn(v, p.y_inv_scale));
+    else static_cast<__half*>(p.y)[i] = __float2half_rn(v);
+  }
+}
+
+int blocks_for(int64_t total) {
+  const int64_t b = (total + 255) / 256;
+  return static_cast<int>(b < 65535 * 8 ? (b > 0 ? b : 1) : 65535 * 8);
+}
+
+}  // namespace
+
+cudaError_t quantize_nhwc(const void* x, bool x_is_f16, int64_t pixels, int c, int c_pad, float inv_scale,
+                          int8_t* y, cudaStream_t stream) {
+  const int blocks = blocks_for(pixels * c_pad);
+  if (x_is_f16)
+    quantize_kernel<<<blocks, 256, 0, stream>>>(static_cast<const __half*>(x), pixels, c, c_pad, inv_scale, y);
+  else
+    quantize_kernel<<<blocks, 256, 0, stream>>>(static_cast<const float*>(x), pixels, c, c_pad, inv_scale, y);
+  return cudaGetLastError();
+}
+
+cudaError_t conv_epilogue(const EpilogueParams& p, cudaStream_t stream) {
+  const int64_t total = p.pixels * (p.y_int8 ? p.k_pad : p.k);
+  epilogue_kernel<<<blocks_for(total), 256, 0, stream>>>(p);
+  return cudaGetLastError();
+}
+
+}  // namespace kiln::cuda::int8

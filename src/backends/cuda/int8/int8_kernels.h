@@ -1,0 +1,41 @@
+// Device kernels of the INT8 path. Activations are symmetric per-tensor INT8 in NHWC with
+// the channel count padded to a multiple of 4 (what cuDNN's INT8 convolutions require);
+// padded channels hold zeros.
+//
+// Rounding is round-half-to-even with saturation to [-128, 127], as ONNX QuantizeLinear,
+// and the epilogue's float arithmetic is written as explicit fused multiply-adds so that
+// the CPU reference (quant/int8_reference.h) reproduces it bit for bit.
+#pragma once
+
+#include <cstdint>
+
+#include <cuda_runtime.h>
+
+namespace kiln::cuda::int8 {
+
+// x: f32 or f16 NHWC with `c` channels; y: int8 NHWC with `c_pad` channels,
+// y = saturate(round(x * inv_scale)), padded channels 0.
+cudaError_t quantize_nhwc(const void* x, bool x_is_f16, int64_t pixels, int c, int c_pad, float inv_scale,
+                          int8_t* y, cudaStream_t stream);
+
+enum class ResidualKind { kNone = 0, kInt8 = 1, kF16 = 2 };
+
+// v = fma(acc, scale[k], bias[k]); v = fma(z, z_scale, v) (or v + z for f16 z); relu;
+// then y = int8 saturate(round(v * y_inv_scale)) over k_pad channels, or f16 v over k.
+struct EpilogueParams {
+  int64_t pixels = 0;           // N * H * W
+  int k = 0, k_pad = 0;         // output channels, and the padded count of acc / int8 tensors
+  const float* acc = nullptr;   // [pixels, k_pad] int32 sums held exactly as f32
+  const float* scale = nullptr; // k_pad: input scale * weight scale of each channel
+  const float* bias = nullptr;  // k_pad
+  const void* z = nullptr;      // residual: int8 [pixels, k_pad] or f16 [pixels, k]
+  ResidualKind z_kind = ResidualKind::kNone;
+  float z_scale = 1.0f;
+  bool relu = false;
+  void* y = nullptr;
+  bool y_int8 = true;
+  float y_inv_scale = 1.0f;
+};
+cudaError_t conv_epilogue(const EpilogueParams& p, cudaStream_t stream);
+
+}  // namespace kiln::cuda::int8

@@ -1,0 +1,78 @@
+#include "backends/cuda/int8/int8_lowering.h"
+
+#include <cstring>
+
+#include "quant/int8_reference.h"
+
+namespace kiln::cuda::int8 {
+
+namespace {
+
+bool conv_can_run_int8(const ir::Graph& g, const ir::Node& n, const quant::CalibrationTable& table) {
+  if (n.op != "Conv" && !(n.op == "FusedConv" && n.domain == "kiln")) return false;
+  if (n.inputs.size() < 2 || g.value(n.inputs[0]).dims.size() != 4) return false;
+  const ir::Value& w = g.value(n.inputs[1]);
+  if (!w.is_constant() || w.dtype != DType::kF32 || w.dims.size() != 4) return false;
+  if (n.has_input(2) && (!g.value(n.inputs[2]).is_constant() || g.value(n.inputs[2]).dtype != DType::kF32)) return false;
+  if (n.attrs.get_int("group", 1) != 1) return false;
+  const auto pads = n.attrs.get_ints("pads", {0, 0, 0, 0});
+  if (pads.size() != 4 || pads[0] != pads[2] || pads[1] != pads[3]) return false;
+  if (n.attrs.get_ints("strides", {1, 1}).size() != 2 || n.attrs.get_ints("dilations", {1, 1}).size() != 2) return false;
+  const std::string act = n.op == "FusedConv" ? n.attrs.get_string("activation", "none") : "none";
+  if (act != "none" && act != "relu") return false;
+  return table.thresholds.count(g.value(n.inputs[0]).name) && table.thresholds.count(g.value(n.outputs[0]).name);
+}
+
+}  // namespace
+
+Int8Plan plan_int8_convs(const ir::Graph& g, const quant::CalibrationTable& table) {
+  Int8Plan plan;
+  plan.conv_runs_int8.assign(g.nodes.size(), false);
+  plan.value_is_int8.assign(g.values.size(), false);
+  for (size_t i = 0; i < g.nodes.size(); ++i) plan.conv_runs_int8[i] = conv_can_run_int8(g, g.nodes[i], table);
+  std::vector<bool> is_output(g.values.size(), false);
+  for (int v : g.outputs) is_output[v] = true;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!plan.conv_runs_int8[i]) continue;
+    const int y = g.nodes[i].outputs[0];
+    bool all_int8 = !is_output[y];
+    for (int c : g.consumers(y)) {
+      const ir::Node& consumer = g.nodes[c];
+      bool as_x_or_z = consumer.inputs[0] == y || (consumer.has_input(3) && consumer.inputs[3] == y);
+      for (size_t k = 0; k < consumer.inputs.size(); ++k)
+        if (consumer.inputs[k] == y && k != 0 && k != 3) as_x_or_z = false;
+      all_int8 = all_int8 && plan.conv_runs_int8[c] && as_x_or_z;
+    }
+    plan.value_is_int8[y] = all_int8;
+  }
+  return plan;
+}
+
+Int8ConvConstants int8_conv_constants(const Tensor& weights, const Tensor* bias, float x_scale, int64_t c_pad) {
+  const int64_t k = weights.dim(0), c = weights.dim(1), r = weights.dim(2), s = weights.dim(3);
+  const int64_t k_pad = pad_channels(k);
+  KILN_CHECK(c_pad >= c, "padded input channels {} below the weights' {}", c_pad, c);
+  const std::vector<float> w_scales = quant::per_channel_scales(weights, 0);
+  const Tensor q = quant::quantize_per_channel(weights, w_scales);
+  Int8ConvConstants out;
+  out.weights = Tensor(DType::kI8, {k_pad, c_pad, r, s});
+  std::memset(out.weights.raw(), 0, out.weights.nbytes());
+  const int8_t* src = q.data<int8_t>();
+  int8_t* dst = out.weights.data<int8_t>();
+  for (int64_t ik = 0; ik < k; ++ik)
+    for (int64_t ic = 0; ic < c; ++ic)
+      for (int64_t iy = 0; iy < r; ++iy)
+        for (int64_t ix = 0; ix < s; ++ix)
+          dst[((ik * r + iy) * s + ix) * c_pad + ic] = src[((ik * c + ic) * r + iy) * s + ix];
+  std::vector<float> scale(static_cast<size_t>(k_pad), 1.0f), b(static_cast<size_t>(k_pad), 0.0f);
+  const Tensor b32 = bias ? (bias->dtype() == DType::kF32 ? *bias : bias->cast(DType::kF32)) : Tensor();
+  for (int64_t ik = 0; ik < k; ++ik) {
+    scale[ik] = x_scale * w_scales[ik];
+    if (bias) b[ik] = b32.data<float>()[ik];
+  }
+  out.scale = Tensor::from_vector<float>({k_pad}, scale);
+  out.bias = Tensor::from_vector<float>({k_pad}, b);
+  return out;
+}
+
+}  // namespace kiln::cuda::int8

@@ -1,0 +1,33 @@
+// Which convolutions of a calibrated graph run in INT8 on the GPU, and their device
+// constants. Rules (the rest falls back to FP16 with casts):
+//   - Conv / kiln.FusedConv, 2-D, group 1, symmetric pads, constant f32 weights,
+//     activation none or relu, and both its input and output calibrated;
+//   - its output stays INT8 only when every consumer is such a convolution (as input X or
+//     residual Z) and it is not a graph output; otherwise it is written as FP16.
+#pragma once
+
+#include <vector>
+
+#include "core/tensor.h"
+#include "ir/graph.h"
+#include "quant/calibration.h"
+
+namespace kiln::cuda::int8 {
+
+inline int64_t pad_channels(int64_t c) { return (c + 3) / 4 * 4; }
+
+struct Int8Plan {
+  std::vector<bool> conv_runs_int8;  // per node
+  std::vector<bool> value_is_int8;   // per value: written as INT8 by its producer
+};
+Int8Plan plan_int8_convs(const ir::Graph& graph, const quant::CalibrationTable& table);
+
+struct Int8ConvConstants {
+  Tensor weights;  // i8, logical [K_pad, C_pad, R, S], bytes in KRSC order, zero padding
+  Tensor scale;    // f32 [K_pad]: x_scale * per-channel weight scale (1 for padding)
+  Tensor bias;     // f32 [K_pad]
+};
+// `weights` f32 [K, C, R, S]; `bias` f32 [K] or nullptr.
+Int8ConvConstants int8_conv_constants(const Tensor& weights, const Tensor* bias, float x_scale, int64_t c_pad);
+
+}  // namespace kiln::cuda::int8

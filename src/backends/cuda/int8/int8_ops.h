@@ -1,0 +1,24 @@
+// Device ops of the INT8 path (nodes the INT8 lowering emits, domain "kiln"):
+//
+//   QuantizeInt8  X (f32/f16 NHWC, C channels) -> Y (i8 NHWC, C padded to 4); attr inv_scale.
+//   Int8Conv      X (i8 NHWC), W (i8 KRSC, both channel counts padded to 4), SCALE (f32 [K4]:
+//                 x_scale * w_scale[k]), BIAS (f32 [K4]), [Z] (i8 like Y, or f16 [N,K,H,W] NHWC)
+//                 -> Y (i8 [N,K4,H,W] or f16 [N,K,H,W], NHWC), ACC (f32 [N,K4,H,W] scratch).
+//                 attrs: pads, strides, dilations, relu, y_inv_scale, z_scale.
+//
+// The convolution is cuDNN's INT8 configuration (int8 x and w, int32 accumulation, f32
+// output), followed by one epilogue kernel that applies the per-channel weight scales
+// (which cuDNN's scalar alpha cannot express), bias, residual, relu and requantization.
+#pragma once
+
+#include <memory>
+
+#include "backends/cuda/device_program.h"
+#include "ir/graph.h"
+
+namespace kiln::cuda {
+
+// nullptr when `node` is not one of the INT8 ops.
+std::unique_ptr<DeviceOp> make_int8_op(const ir::Node& node, const std::vector<DeviceValue>& values);
+
+}  // namespace kiln::cuda

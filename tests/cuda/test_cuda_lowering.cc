@@ -1,0 +1,152 @@
+// Lowerings added to the CUDA engine (Slice, Split, Pad, Transpose, asymmetric conv pads,
+// channel-padded convolutions) and per-batch-size tactics, against the CPU backend.
+#include <cstdlib>
+#include <filesystem>
+
+#include "cuda_engine_support.h"
+#include "engine/plan_format.h"
+
+namespace kiln::cuda_test {
+namespace {
+
+// conv -> Slice (channels, stepped width) -> Pad -> Split -> (Relu, Transpose), plus a
+// negative-step Slice of the conv output: every movement op on NHWC and NCHW values.
+ir::Graph movement_graph() {
+  GraphBuilder b({1, 6, 12, 12});
+  const int y = b.conv(b.input(), 6, 16, 3, 1, 1);
+  const int s = b.node("Slice", {y, b.ints({2, 1}), b.ints({14, 11}), b.ints({1, 3}), b.ints({1, 2})});
+  const int p = b.node("Pad", {s, b.ints({0, 1, 2, 0, 0, 0, 1, 3}), b.constant({1}, 1.0f)});
+  ir::Attributes split;
+  split.set("axis", int64_t{1});
+  const auto parts = b.multi_node("Split", {p, b.ints({4, 9})}, 2, split);
+  const int relu = b.node("Relu", {parts[0]});
+  ir::Attributes perm;
+  perm.set("perm", std::vector<int64_t>{0, 2, 3, 1});
+  const int t = b.node("Transpose", {parts[1]}, perm);
+  const int back = b.node("Slice", {y, b.ints({-1}), b.ints({-1000}), b.ints({2}), b.ints({-2})});
+  return b.finish({relu, t, back});
+}
+
+TEST(CudaLowering, MovementOpsMatchCpu) {
+  KILN_REQUIRE_GPU();
+  const ir::Graph g = movement_graph();
+  for (Precision p : gpu_precisions()) {
+    auto engine = build_gpu(g, p, 3);
+    for (int batch : {1, 3}) {
+      const Tensor x = random_tensor({batch, 6, 12, 12}, 31 + batch);
+      const auto want = cpu::run_graph(g, {x});
+      const auto got = run_gpu(*engine, {x}, 3);
+      ASSERT_EQ(got.size(), want.size()) << precision_name(p);
+      for (size_t i = 0; i < want.size(); ++i) {
+        ASSERT_EQ(got[i].dims(), want[i].dims()) << precision_name(p) << " output " << i;
+        EXPECT_LE(relative_l2(got[i], want[i]), tolerance(p)) << precision_name(p) << " output " << i << " batch " << batch;
+      }
+    }
+  }
+}
+
+TEST(CudaLowering, AsymmetricConvPadsMatchCpu) {
+  KILN_REQUIRE_GPU();
+  // TensorFlow "SAME" padding with stride 2 on an even size pads only bottom/right.
+  GraphBuilder b({1, 8, 16, 16});
+  ir::Attributes a;
+  a.set("kernel_shape", std::vector<int64_t>{3, 3});
+  a.set("strides", std::vector<int64_t>{2, 2});
+  a.set("pads", std::vector<int64_t>{0, 1, 1, 2});
+  const int y = b.node("Conv", {b.input(), b.constant({12, 8, 3, 3}, 0.2f), b.constant({12}, 0.1f)}, a);
+  const ir::Graph g = b.finish({b.node("Relu", {y})});
+  const Tensor x = random_tensor({2, 8, 16, 16}, 5);
+  const auto want = cpu::run_graph(g, {x});
+  for (Precision p : gpu_precisions()) {
+    const auto got = run_gpu(*build_gpu(g, p, 2), {x}, 3);
+    ASSERT_EQ(got.size(), 1u) << precision_name(p);
+    ASSERT_EQ(got[0].dims(), want[0].dims());
+    EXPECT_LE(relative_l2(got[0], want[0]), tolerance(p)) << precision_name(p);
+  }
+}
+
+TEST(CudaLowering, PadAlongBatchIsUnimplemented) {
+  KILN_REQUIRE_GPU();
+  GraphBuilder b({1, 4, 5, 5});
+  const ir::Graph g = b.finish({b.node("Pad", {b.input(), b.ints({1, 0, 0, 0, 0, 0, 0, 0})})});
+  try {
+    build_gpu(g, Precision::kFP16, 2);
+    FAIL() << "padding the batch axis built";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnimplemented) << e.what();
+    EXPECT_NE(std::string(e.what()).find("Pad"), std::string::npos) << e.what();
+  }
+}
+
+ir::Graph thin_input_convs() {
+  GraphBuilder b({1, 3, 20, 20});
+  int y = b.conv(b.input(), 3, 16, 7, 2, 3);
+  y = b.node("Relu", {y});
+  y = b.conv(y, 16, 8, 3, 1, 1);
+  return b.finish({y});
+}
+
+nlohmann::json& conv_tactic(Plan& plan, size_t which) {
+  size_t seen = 0;
+  for (auto& t : plan.backend_data.at("tactics"))
+    if (t.is_object() && t.contains("buckets") && seen++ == which) return t;
+  throw std::runtime_error("conv tactic not found");
+}
+
+// Tactics are timed per batch bucket (1, 4, 16, ..., max) and stored per bucket in the
+// plan; every batch size runs correctly, with the stored tactics and with a plan whose
+// tactics are edited (channel padding forced; the single-tactic form of older plans).
+TEST(CudaLowering, PerBatchTacticsStoredAndCorrect) {
+  KILN_REQUIRE_GPU();
+  const ir::Graph g = thin_input_convs();
+  auto engine = build_gpu(g, Precision::kFP16, 20);
+  const std::string path = (std::filesystem::temp_directory_path() / "kiln_cuda_tactics_test.plan").string();
+  engine->save_plan(path);
+  Plan plan = load_plan(path);
+  std::filesystem::remove(path);
+  std::vector<int> buckets;
+  for (const auto& b : conv_tactic(plan, 0).at("buckets")) buckets.push_back(b.at("batch").get<int>());
+  EXPECT_EQ(buckets, (std::vector<int>{1, 4, 16, 20}));
+
+  auto check = [&](Engine& e, const char* what) {
+    for (int batch : {1, 3, 5, 17, 20}) {
+      const Tensor x = random_tensor({batch, 3, 20, 20}, 100 + batch);
+      const auto want = cpu::run_graph(g, {x});
+      const auto got = run_gpu(e, {x}, 3);
+      ASSERT_EQ(got.size(), 1u) << what;
+      EXPECT_LE(relative_l2(got[0], want[0]), tolerance(Precision::kFP16)) << what << " batch " << batch;
+    }
+  };
+  check(*engine, "built");
+  BuildOptions o;
+  o.device = "cuda:0";
+  Plan padded = plan;
+  conv_tactic(padded, 0) = {{"buckets", {{{"batch", 20}, {"algo", 0}, {"fused", false}, {"pad_channels", true},
+                                          {"workspace", 0}}}}};
+  check(*cuda::load_cuda_plan(padded, o), "channels padded");
+  Plan legacy = plan;
+  conv_tactic(legacy, 0) = {{"algo", 0}, {"fused", false}, {"workspace", 0}};
+  check(*cuda::load_cuda_plan(legacy, o), "single tactic");
+}
+
+TEST(CudaLowering, ProfilingModeMatchesAndReports) {
+  KILN_REQUIRE_GPU();
+  const ir::Graph g = thin_input_convs();
+  const Tensor x = random_tensor({2, 3, 20, 20}, 3);
+  const auto want = cpu::run_graph(g, {x});
+  setenv("KILN_PROFILE", "1", 1);
+  auto engine = build_gpu(g, Precision::kFP16, 2);
+  testing::internal::CaptureStderr();
+  {
+    const auto got = run_gpu(*engine, {x}, 3);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_LE(relative_l2(got[0], want[0]), tolerance(Precision::kFP16));
+  }
+  const std::string report = testing::internal::GetCapturedStderr();
+  unsetenv("KILN_PROFILE");
+  EXPECT_NE(report.find("kiln profile: batch 2, 2 runs"), std::string::npos) << report;
+  EXPECT_NE(report.find("(FusedConv)"), std::string::npos) << report;
+}
+
+}  // namespace
+}  // namespace kiln::cuda_test

@@ -1,0 +1,143 @@
+// GPU INT8 convolutions against the CPU integer reference (quant/int8_reference.h), which
+// reproduces the device arithmetic: the input rounded to fp16 and quantized, exact int32
+// sums, the fused-multiply-add epilogue and requantization between convolutions.
+#ifdef KILN_HAVE_CUDA
+
+#include <cmath>
+#include <filesystem>
+
+#include "../cuda/cuda_engine_support.h"
+#include "core/npy.h"
+#include "passes/pipeline.h"
+#include "quant/calibration_data.h"
+#include "quant/int8_reference.h"
+
+namespace kiln::cuda_test {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ChainCase {
+  const char* name;
+  int64_t cin, size;
+  std::vector<std::array<int64_t, 4>> convs;  // cout, k, stride, pad (each followed by Relu)
+};
+
+ir::Graph chain_graph(const ChainCase& c) {
+  GraphBuilder b({1, c.cin, c.size, c.size});
+  int y = b.input();
+  int64_t cin = c.cin;
+  for (const auto& [cout, k, stride, pad] : c.convs) {
+    y = b.node("Relu", {b.conv(y, cin, cout, k, stride, pad)});
+    cin = cout;
+  }
+  return b.finish({y});
+}
+
+Tensor f16_round(const Tensor& t) { return t.cast(DType::kF16).cast(DType::kF32); }
+
+// The optimized graph's convolutions in order, computed as the INT8 engine computes them.
+Tensor int8_oracle(const ir::Graph& optimized, const quant::CalibrationTable& table, const Tensor& x) {
+  std::vector<const ir::Node*> convs;
+  for (const ir::Node& n : optimized.nodes) convs.push_back(&n);
+  float x_scale = table.int8_scale(optimized.value(convs[0]->inputs[0]).name);
+  Tensor q = quant::quantize_per_tensor(f16_round(x), x_scale);
+  // quantize_per_tensor computes x * (1/scale), as the device kernel does.
+  Tensor out;
+  for (size_t i = 0; i < convs.size(); ++i) {
+    const ir::Node& n = *convs[i];
+    EXPECT_EQ(n.op, "FusedConv");
+    const Tensor& w = *optimized.value(n.inputs[1]).constant;
+    const Tensor& bias = *optimized.value(n.inputs[2]).constant;
+    const std::vector<float> sw = quant::per_channel_scales(w, 0);
+    quant::ConvGeometry geo;
+    geo.pads = n.attrs.get_ints("pads", {0, 0, 0, 0});
+    geo.strides = n.attrs.get_ints("strides", {1, 1});
+    geo.dilations = n.attrs.get_ints("dilations", {1, 1});
+    const Tensor acc = quant::int8_conv_accumulate(q, quant::quantize_per_channel(w, sw), geo);
+    const bool relu = n.attrs.get_string("activation", "none") == "relu";
+    const bool last = i + 1 == convs.size();
+    const float y_inv = last ? 1.0f : 1.0f / table.int8_scale(optimized.value(n.outputs[0]).name);
+    const int64_t k = acc.dim(1), spatial = acc.dim(2) * acc.dim(3);
+    Tensor next(last ? DType::kF32 : DType::kI8, acc.dims());
+    for (int64_t e = 0; e < acc.numel(); ++e) {
+      const int64_t ch = (e / spatial) % k;
+      const float v = quant::int8_epilogue(acc.data<int32_t>()[e], x_scale * sw[ch], bias.data<float>()[ch], 0, 0,
+                                           false, relu);
+      if (last) next.data<float>()[e] = v;
+      else next.data<int8_t>()[e] = quant::quantize_int8(v, y_inv);
+    }
+    if (last) out = f16_round(next);
+    q = next;
+    x_scale = last ? 1.0f : table.int8_scale(optimized.value(n.outputs[0]).name);
+  }
+  return out;
+}
+
+class Int8Chain : public ::testing::TestWithParam<ChainCase> {};
+
+TEST_P(Int8Chain, MatchesCpuIntegerReference) {
+  KILN_REQUIRE_GPU();
+  const ChainCase c = GetParam();
+  const ir::Graph g = chain_graph(c);
+  const fs::path dir = fs::temp_directory_path() / fmt::format("kiln_int8_gpu_{}_{}", ::getpid(), c.name);
+  fs::create_directories(dir / "data");
+  for (int i = 0; i < 4; ++i)
+    write_npy_file((dir / "data" / fmt::format("s{}.npy", i)).string(), random_tensor({2, c.cin, c.size, c.size}, 500 + i));
+  BuildOptions o;
+  o.device = "cuda:0";
+  o.precision = Precision::kINT8;
+  o.max_batch_size = 3;
+  o.calib_data_dir = (dir / "data").string();
+  o.calibrator = "minmax";
+  o.calib_cache_path = (dir / "calib.cache").string();
+  auto engine = cuda::make_cuda_backend(0)->build(g, o);
+  ir::Graph optimized = g;
+  passes::optimize_for_inference(optimized, Precision::kINT8);
+  const quant::CalibrationTable table = quant::load_calibration_cache(o.calib_cache_path, optimized);
+  for (int batch : {1, 3}) {
+    const Tensor x = random_tensor({batch, c.cin, c.size, c.size}, 900 + batch);
+    const Tensor want = int8_oracle(optimized, table, x);
+    const auto got = run_gpu(*engine, {x}, 3);
+    ASSERT_EQ(got.size(), 1u);
+    ASSERT_EQ(got[0].dims(), want.dims());
+    int64_t exact = 0;
+    double max_abs = 0, max_ref = 0;
+    for (int64_t i = 0; i < want.numel(); ++i) {
+      const float a = got[0].data<float>()[i], b = want.data<float>()[i];
+      exact += a == b;
+      max_abs = std::max(max_abs, double(std::fabs(a - b)));
+      max_ref = std::max(max_ref, double(std::fabs(b)));
+    }
+    EXPECT_GT(max_ref, 0);
+    EXPECT_EQ(exact, want.numel()) << c.name << " batch " << batch << ": max |diff| " << max_abs << " of " << max_ref;
+    // Against the float model: INT8 error stays small.
+    EXPECT_LE(relative_l2(got[0], cpu::run_graph(g, {x})[0]), 0.08) << c.name;
+  }
+  fs::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cuda, Int8Chain,
+                         ::testing::Values(ChainCase{"single_3x3", 16, 12, {{32, 3, 1, 1}}},
+                                           ChainCase{"odd_channels_stride2", 3, 15, {{13, 3, 2, 1}, {7, 1, 1, 0}}},
+                                           ChainCase{"three_layers", 8, 10, {{16, 3, 1, 1}, {16, 3, 2, 1}, {24, 1, 1, 0}}}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(Int8Build, WithoutCalibrationDataIsRefused) {
+  KILN_REQUIRE_GPU();
+  const ir::Graph g = chain_graph({"x", 4, 6, {{4, 3, 1, 1}}});
+  BuildOptions o;
+  o.device = "cuda:0";
+  o.precision = Precision::kINT8;
+  try {
+    cuda::make_cuda_backend(0)->build(g, o);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--calib-data"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace kiln::cuda_test
+
+#endif  // KILN_HAVE_CUDA
