@@ -55,11 +55,24 @@ class Engine {
   }
 };
 
+// Raw-image input (CUDA backend; other backends ignore it, so check Engine::inputs()): the
+// model's first input, f32 [N, 3, H, W], is replaced by uint8 [N, H, W, 3] RGB pixels that
+// the engine normalizes on the device in one pass: x[c] = (pixel[c] * scale - mean[c]) / std[c].
+// With bgr, the model's channel order is B, G, R and mean/std are given in that order.
+struct ImageInput {
+  bool enabled = false;
+  float mean[3] = {0.485f, 0.456f, 0.406f};
+  float std[3] = {0.229f, 0.224f, 0.225f};
+  float scale = 1.0f / 255.0f;
+  bool bgr = false;
+};
+
 struct BuildOptions {
   std::string device = "cpu";        // "cpu", "cuda" (= cuda:0), "cuda:N"
   Precision precision = Precision::kFP32;
   int max_batch_size = 1;
   std::string timing_cache_path;     // CUDA tactic timings, reused across builds
+  ImageInput image_input;            // CUDA: take uint8 images instead of the f32 tensor
   std::string calib_data_dir;        // INT8/FP8 calibration images or .npy tensors
   int calib_batches = 0;
   std::string calibrator = "entropy";

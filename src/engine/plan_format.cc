@@ -156,7 +156,12 @@ Plan parse_plan(const uint8_t* data, size_t size, const std::string& what, std::
 
   json header;
   try {
-    header = json::parse(text, text + header_bytes);
+    // Copying and printing JSON recurse, so a deeply nested header could overflow the stack.
+    constexpr int kMaxDepth = 64;
+    header = json::parse(text, text + header_bytes, [&](int depth, json::parse_event_t, json&) {
+      if (depth > kMaxDepth) fail("{}: header nests deeper than {} levels", what, kMaxDepth);
+      return true;
+    });
   } catch (const json::exception& e) {
     fail("{}: header is not valid JSON: {}", what, e.what());
   }

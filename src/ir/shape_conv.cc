@@ -15,6 +15,11 @@ std::vector<int64_t> kernel_of(const Node& n, const Dims& x, const Dims* w) {
     kernel.assign(w->begin() + 2, w->end());
   }
   KILN_CHECK(kernel.size() == k, "kernel_shape has {} values for {} spatial dimensions", kernel.size(), k);
+  if (w != nullptr && w->size() == k + 2) {
+    for (size_t i = 0; i < k; ++i)
+      KILN_CHECK((*w)[2 + i] < 0 || (*w)[2 + i] == kernel[i], "kernel_shape {} does not match weight {}",
+                 dims_to_string(kernel), dims_to_string(*w));
+  }
   for (int64_t v : kernel) KILN_CHECK(v > 0, "kernel_shape must be positive");
   return kernel;
 }

@@ -97,5 +97,26 @@ TEST(LRN, MatchesFormula) {
   expect_error(make_node("LRN"), {&x}, "size");
 }
 
+TEST(HandChecked, BatchNormLrnReduceMeanSoftmax) {
+  // BatchNormalization: (x - 1) / sqrt(3 + 1) * 2 + 0.5 = x - 0.5 with eps 1.
+  const Tensor x = Tensor::from_vector<float>({1, 1, 2}, {3, -1});
+  const Tensor s = Tensor::from_vector<float>({1}, {2}), b = Tensor::from_vector<float>({1}, {0.5f});
+  const Tensor m = Tensor::from_vector<float>({1}, {1}), v = Tensor::from_vector<float>({1}, {3});
+  expect_close(run1(make_node("BatchNormalization", attrs({{"epsilon", 1.f}})), {&x, &s, &b, &m, &v}),
+               std::vector<double>{2.5, -1.5});
+  // LRN with size 1, alpha 1, beta 1, bias 0: x / (x^2) = 1 / x.
+  const Tensor l = Tensor::from_vector<float>({1, 2, 1, 1}, {2, -4});
+  expect_close(run1(make_node("LRN", attrs({{"size", int64_t{1}}, {"alpha", 1.f}, {"beta", 1.f}, {"bias", 0.f}})), {&l}),
+               std::vector<double>{0.5, -0.25});
+  // ReduceMean of [[1,2],[3,6]] over axis 1: [1.5, 4.5].
+  const Tensor r = Tensor::from_vector<float>({2, 2}, {1, 2, 3, 6});
+  expect_close(run1(make_node("ReduceMean", attrs({{"axes", Ints{1}}, {"keepdims", int64_t{0}}})), {&r}),
+               std::vector<double>{1.5, 4.5});
+  // Softmax of [0, ln 3]: [1/4, 3/4].
+  const Tensor sm = Tensor::from_vector<float>({2}, {0.f, std::log(3.f)});
+  expect_close(run1(make_node("Softmax"), {&sm}), std::vector<double>{0.25, 0.75});
+  expect_close(run1(make_node("LogSoftmax"), {&sm}), std::vector<double>{std::log(0.25), std::log(0.75)});
+}
+
 }  // namespace
 }  // namespace kiln::cpu::testing

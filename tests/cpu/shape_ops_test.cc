@@ -179,6 +179,60 @@ TEST(Gather, AnyAxisNegativeIndices) {
   expect_error(make_node("Gather"), {&x, &out_of_range}, "out of range");
 }
 
+TEST(Gather, RandomIndicesMatchIndexMath) {
+  const Tensor x = random_tensor({4, 5, 3}, 420);
+  const std::vector<double> v = x.to_doubles();
+  for (int64_t axis = 0; axis < 3; ++axis) {
+    const int64_t dim = x.dim(axis);
+    const Tensor idx = random_ints<int64_t>({2, 3}, 421 + static_cast<uint32_t>(axis), static_cast<int>(-dim),
+                                            static_cast<int>(dim - 1));
+    const std::vector<int64_t> iv = idx.to_int64s();
+    const Tensor y = run1(make_node("Gather", attrs({{"axis", axis}})), {&x, &idx});
+    std::vector<double> expected;
+    for (int64_t i = 0; i < y.numel(); ++i) {
+      const std::vector<int64_t> o = unravel(i, y.dims());
+      // Output coords: data[:axis], indices (2 dims), data[axis+1:].
+      std::vector<int64_t> in(o.begin(), o.begin() + axis);
+      int64_t pick = iv[o[axis] * 3 + o[axis + 1]];
+      in.push_back(pick < 0 ? pick + dim : pick);
+      in.insert(in.end(), o.begin() + axis + 2, o.end());
+      expected.push_back(v[(in[0] * 5 + in[1]) * 3 + in[2]]);
+    }
+    expect_close(y, expected, "axis " + std::to_string(axis));
+  }
+}
+
+TEST(Slice, RandomRangesMatchIndexMath) {
+  const Tensor x = random_tensor({6, 7}, 430);
+  const std::vector<double> v = x.to_doubles();
+  std::mt19937 rng(431);
+  std::uniform_int_distribution<int64_t> pos(-9, 9), step(-3, 3);
+  for (int trial = 0; trial < 40; ++trial) {
+    const int64_t st = step(rng) == 0 ? 1 : step(rng);
+    const int64_t begin = pos(rng), end = pos(rng);
+    const Tensor s = i64s({begin}), e = i64s({end}), a = i64s({1}), p = i64s({st ? st : 1});
+    const Tensor y = run1(make_node("Slice"), {&x, &s, &e, &a, &p});
+    const int64_t step_v = st ? st : 1;
+    // Reference: walk the clamped range one element at a time.
+    int64_t b = begin < 0 ? begin + 7 : begin, en = end < 0 ? end + 7 : end;
+    std::vector<int64_t> cols;
+    if (step_v > 0) {
+      b = std::clamp<int64_t>(b, 0, 7);
+      en = std::clamp<int64_t>(en, 0, 7);
+      for (int64_t c = b; c < en; c += step_v) cols.push_back(c);
+    } else {
+      b = std::clamp<int64_t>(b, 0, 6);
+      en = std::clamp<int64_t>(en, -1, 6);
+      for (int64_t c = b; c > en; c += step_v) cols.push_back(c);
+    }
+    ASSERT_EQ(y.dims(), (Dims{6, static_cast<int64_t>(cols.size())})) << begin << ":" << end << ":" << step_v;
+    std::vector<double> expected;
+    for (int64_t r = 0; r < 6; ++r)
+      for (int64_t c : cols) expected.push_back(v[r * 7 + c]);
+    expect_close(y, expected);
+  }
+}
+
 TEST(Pad, ConstantReflectEdgeAndAxes) {
   const Tensor x = iota_tensor({2, 3});
   const Tensor pads = i64s({0, 1, 1, 2});

@@ -148,5 +148,46 @@ TEST(CudaLowering, ProfilingModeMatchesAndReports) {
   EXPECT_NE(report.find("(FusedConv)"), std::string::npos) << report;
 }
 
+// uint8 RGB pixels in, normalized on the device: the same as feeding the host-normalized
+// f32 NCHW tensor to the CPU backend.
+TEST(CudaLowering, ImageInputMatchesHostNormalization) {
+  KILN_REQUIRE_GPU();
+  GraphBuilder b({1, 3, 10, 12});
+  int y = b.conv(b.input(), 3, 8, 3, 1, 1);
+  y = b.node("Relu", {y});
+  const ir::Graph g = b.finish({y});
+  const int n = 2, h = 10, w = 12;
+  Tensor pixels(DType::kU8, {n, h, w, 3});
+  std::mt19937 rng(42);
+  for (uint8_t& p : pixels.span<uint8_t>()) p = static_cast<uint8_t>(rng() & 0xff);
+  for (bool bgr : {false, true}) {
+    BuildOptions o;
+    o.device = "cuda:0";
+    o.precision = Precision::kFP16;
+    o.max_batch_size = 2;
+    o.image_input.enabled = true;
+    o.image_input.bgr = bgr;
+    const ImageInput& in = o.image_input;
+    Tensor x(DType::kF32, {n, 3, h, w});
+    for (int i = 0; i < n; ++i)
+      for (int c = 0; c < 3; ++c)
+        for (int r = 0; r < h * w; ++r) {
+          const int src_c = bgr ? 2 - c : c;
+          const float p = pixels.data<uint8_t>()[(i * h * w + r) * 3 + src_c];
+          x.data<float>()[(i * 3 + c) * h * w + r] = (p * in.scale - in.mean[c]) / in.std[c];
+        }
+    auto engine = cuda::make_cuda_backend(0)->build(g, o);
+    ASSERT_EQ(engine->inputs().size(), 1u);
+    EXPECT_EQ(engine->inputs()[0].dtype, DType::kU8);
+    EXPECT_EQ(engine->inputs()[0].dims, (Dims{kDynamic, h, w, 3}));
+    const auto want = cpu::run_graph(g, {x});
+    const auto got = run_gpu(*engine, {pixels}, 3);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_LE(relative_l2(got[0], want[0]), tolerance(Precision::kFP16)) << "bgr " << bgr;
+    std::vector<Tensor> out;
+    EXPECT_FALSE(engine->create_context()->run({x}, &out).ok()) << "an f32 tensor was accepted as pixels";
+  }
+}
+
 }  // namespace
 }  // namespace kiln::cuda_test

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 
 #include "engine/plan_format.h"
@@ -28,14 +29,18 @@ std::string wrap_in_container(const uint8_t* data, size_t size) {
   const size_t blob_size = size - blob_at;
   std::string header(reinterpret_cast<const char*>(data), header_size);
   try {
-    nlohmann::json j = nlohmann::json::parse(header);
+    // Deeply nested input is the loader's to refuse; printing it here would recurse too deep.
+    nlohmann::json j = nlohmann::json::parse(header, [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+      if (depth > 64) throw std::length_error("too deep");
+      return true;
+    });
     if (j.is_object()) {
       j["blob"] = {{"nbytes", blob_size}};
       j["checksums"] = {{"algorithm", "fnv1a-64"},
                         {"blob", fmt::format("{:016x}", kiln::fnv1a64(data + blob_at, blob_size))}};
       header = j.dump();
     }
-  } catch (const nlohmann::json::exception&) {
+  } catch (const std::exception&) {  // not JSON, or too deep: used unchanged
   }
   std::string out(kiln::kPlanMagic, sizeof kiln::kPlanMagic);
   put(out, kiln::kPlanFormatVersion, 4);

@@ -78,6 +78,8 @@ TEST(ShapeConv, ErrorsNameTheMismatch) {
             std::string::npos);
   EXPECT_NE(OneNode("Conv").in({1, 3, 2, 2}).in({8, 3, 5, 5}).error().find("does not fit"), std::string::npos);
   EXPECT_NE(OneNode("Conv").in({1, 3, 8, 8}).in({8, 3, 3, 3}).in({7}).error().find("bias"), std::string::npos);
+  EXPECT_NE(OneNode("Conv").in({1, 3, 8, 8}).in({8, 3, 3, 3}).attr("kernel_shape", I{5, 5}).error()
+                .find("does not match weight"), std::string::npos);
 }
 
 TEST(ShapeConv, FusedConvChecksResidual) {

@@ -175,6 +175,21 @@ TEST(PlanCorrupt, HeaderSchemaErrorsNameTheField) {
   EXPECT_NE(error_of(join(json("x"), "")).find("expected a JSON object"), std::string::npos);
 }
 
+TEST(PlanCorrupt, DeeplyNestedHeaderIsRefusedNotAStackOverflow) {
+  const Parts p = split(saved_plan_bytes());
+  std::string text = p.header.dump();
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  text.insert(text.size() - 1, ",\"backend_data_extra\":" + deep);
+  std::string b(kPlanMagic, 8);
+  b.resize(kPlanPrefixBytes);
+  write_u32(b, 8, kPlanFormatVersion);
+  write_u64(b, 16, text.size());
+  write_u64(b, 24, fnv1a64(text.data(), text.size()));
+  b += text;
+  b.resize((b.size() + 255) / 256 * 256, '\0');
+  EXPECT_NE(error_of(b + p.blob).find("nests deeper than 64 levels"), std::string::npos);
+}
+
 TEST(PlanCorrupt, AnotherKilnVersionStillLoads) {
   Parts p = split(saved_plan_bytes());
   p.header["kiln_version"] = "99.0.0";

@@ -136,6 +136,7 @@ TEST_F(RepositoryTest, LoadsLatestAndSwapsInANewVersion) {
   repo.render_metrics(text);
   EXPECT_NE(text.find("kiln_model_state{model=\"scale\",version=\"2\",state=\"AVAILABLE\"} 1"), std::string::npos)
       << text;
+  v2.reset();  // the unloader waits for every holder of a version before freeing it
   repo.stop();
 }
 
@@ -154,6 +155,8 @@ TEST_F(RepositoryTest, AllPolicyServesEveryVersionAndConfigJsonApplies) {
   EXPECT_EQ(v1->batcher().options().max_batch_size, 8);
   EXPECT_EQ(v3->batcher().options().max_batch_size, 3);
   EXPECT_EQ(repo.find("scale", std::nullopt, "", &s)->version(), 3);
+  v1.reset();
+  v3.reset();
   repo.stop();
 }
 

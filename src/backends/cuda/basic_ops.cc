@@ -3,6 +3,7 @@
 #include "backends/cuda/kernels/cast.h"
 #include "backends/cuda/kernels/channel_affine.h"
 #include "backends/cuda/kernels/elementwise.h"
+#include "backends/cuda/kernels/input_stage.h"
 #include "backends/cuda/kernels/pooling.h"
 #include "backends/cuda/kernels/softmax.h"
 #include "backends/cuda/kernels/strided_copy.h"
@@ -226,6 +227,36 @@ class ConvertOp : public NodeOp {
   }
 };
 
+// kiln.InputStage (image_input.h): uint8 [N,H,W,3] pixels -> normalized activations.
+class InputStageOp : public NodeOp {
+ public:
+  InputStageOp(const ir::Node& node, const std::vector<DeviceValue>& values) : NodeOp(node, values) {
+    const auto& a = node.attrs;
+    const auto mean = a.get_floats("mean", {0, 0, 0});
+    const auto std = a.get_floats("std", {1, 1, 1});
+    if (mean.size() != 3 || std.size() != 3) fail("{}: mean and std need 3 values each", label());
+    for (int c = 0; c < 3; ++c) {
+      p_.mean[c] = mean[c];
+      p_.std[c] = std[c];
+    }
+    p_.scale = a.get_float("scale", 1.0f);
+    p_.bgr = a.get_int("bgr", 0) != 0;
+    p_.layout = out_.layout;
+    p_.out_dtype = out_.dtype;
+  }
+  void enqueue(const RunState& s) override {
+    const Dims d = in_[0].dims_at(s.batch);  // [N, H, W, 3]
+    InputStageParams p = p_;
+    p.n = d[0];
+    p.height = d[1];
+    p.width = d[2];
+    KILN_CUDA_CALL(label(), input_stage(p, static_cast<const uint8_t*>(s.at(in_id_[0])), s.at(out_id_), s.stream));
+  }
+
+ private:
+  InputStageParams p_;
+};
+
 }  // namespace
 
 bool is_alias_op(const std::string& op) {
@@ -246,6 +277,7 @@ std::unique_ptr<DeviceOp> make_basic_op(const ir::Node& node, const std::vector<
   if (op == "Softmax" || op == "LogSoftmax") return std::make_unique<SoftmaxOp>(node, values);
   if (op == "Concat") return std::make_unique<ConcatOp>(node, values);
   if (op == "Convert") return std::make_unique<ConvertOp>(node, values);
+  if (op == "InputStage") return std::make_unique<InputStageOp>(node, values);
   return make_movement_op(node, values);
 }
 

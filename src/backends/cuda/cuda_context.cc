@@ -100,10 +100,11 @@ class CudaContext : public ExecutionContext {
     for (size_t i = 0; i < inputs.size(); ++i) {
       const Tensor& t = inputs[i];
       const TensorInfo& info = infos[i];
-      bool ok = t.dtype() == DType::kF32 && t.dims().size() == info.dims.size() && !info.dims.empty();
+      bool ok = t.dtype() == info.dtype && t.dims().size() == info.dims.size() && !info.dims.empty();
       for (size_t d = 1; ok && d < info.dims.size(); ++d) ok = info.dims[d] < 0 || info.dims[d] == t.dims()[d];
       if (!ok)
-        fail("input '{}' expects f32{}, got {}", info.name, dims_to_string(info.dims), t.describe());
+        fail("input '{}' expects {}{}, got {}", info.name, dtype_name(info.dtype), dims_to_string(info.dims),
+             t.describe());
       const int b = static_cast<int>(t.dims()[0]);
       if (batch >= 0 && b != batch) fail("inputs disagree on the batch size ({} vs {})", batch, b);
       batch = b;

@@ -6,6 +6,7 @@
 #include "backends/cuda/conv_op.h"
 #include "backends/cuda/engine_core.h"
 #include "backends/cuda/gemm_op.h"
+#include "backends/cuda/image_input.h"
 #include "backends/cuda/int8/int8_ops.h"
 #include "backends/cuda/tactic_timer.h"
 #include "engine/graph_io.h"
@@ -192,7 +193,8 @@ class CudaEngine : public Engine {
     for (Layout l : core_->lowered.layouts) layouts.push_back(static_cast<int>(l));
     for (bool b : core_->lowered.batched) batched.push_back(b);
     for (const auto& op : core_->program.ops) tactics.push_back(op->tactic());
-    for (const auto& t : core_->inputs) input_names.push_back({{"name", t.name}, {"dims", t.dims}});
+    for (const auto& t : core_->inputs)
+      input_names.push_back({{"name", t.name}, {"dims", t.dims}, {"dtype", std::string(dtype_name(t.dtype))}});
     for (const auto& t : core_->outputs) output_names.push_back({{"name", t.name}, {"dims", t.dims}});
     plan.backend_data = {{"layouts", layouts},   {"batched", batched},       {"tactics", tactics},
                          {"inputs", input_names}, {"outputs", output_names}, {"cuda_graphs", core_->use_cuda_graphs}};
@@ -227,6 +229,11 @@ std::unique_ptr<Engine> build_cuda_engine(const ir::Graph& graph, const BuildOpt
   core->outputs = batch_infos(graph_outputs(graph));
   KILN_CUDA_CALL("engine build", cudaSetDevice(device));
   core->lowered = lower_for_device(graph, options.precision, options.max_batch_size, int8_table);
+  if (options.image_input.enabled) {
+    add_image_input(core->lowered, options.image_input);
+    const ir::Value& pixels = core->lowered.graph.value(core->lowered.graph.inputs[0]);
+    core->inputs[0] = {pixels.name, DType::kU8, {kDynamic, pixels.dims[1], pixels.dims[2], 3}};
+  }
   compile(*core);
   plan_arena(*core);
   upload_weights(*core);
@@ -250,7 +257,8 @@ std::unique_ptr<Engine> load_cuda_engine(const Plan& plan, int device) {
     for (const auto& l : data.at("layouts")) core->lowered.layouts.push_back(static_cast<Layout>(l.get<int>()));
     for (const auto& b : data.at("batched")) core->lowered.batched.push_back(b.get<bool>());
     for (const auto& t : data.at("inputs"))
-      core->inputs.push_back({t.at("name").get<std::string>(), DType::kF32, t.at("dims").get<Dims>()});
+      core->inputs.push_back({t.at("name").get<std::string>(), t.value("dtype", "f32") == "u8" ? DType::kU8 : DType::kF32,
+                              t.at("dims").get<Dims>()});
     for (const auto& t : data.at("outputs"))
       core->outputs.push_back({t.at("name").get<std::string>(), DType::kF32, t.at("dims").get<Dims>()});
     core->use_cuda_graphs = data.value("cuda_graphs", true);
