@@ -14,7 +14,11 @@ import torch
 import torchvision
 
 
-def time_model(model, x, seconds=1.5, min_runs=10, max_runs=200):
+SECONDS = 1.5  # per measurement (--seconds)
+
+
+def time_model(model, x, seconds=None, min_runs=10, max_runs=200):
+    seconds = SECONDS if seconds is None else seconds
     with torch.inference_mode():
         for _ in range(5):
             model(x)
@@ -71,18 +75,22 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--batches", default="1,8,64,256")
-    ap.add_argument("--compile-mode", default="max-autotune")
+    ap.add_argument("--compile-mode", default="max-autotune", help="torch.compile mode, or none to skip it")
+    ap.add_argument("--seconds", type=float, default=1.5, help="timing window per measurement")
     ap.add_argument("--compile-timeout", type=int, default=150, help="seconds per torch.compile run")
     ap.add_argument("--compile-one", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    global SECONDS
+    SECONDS = args.seconds
     if args.compile_one:
         print(json.dumps(run_compiled(int(args.compile_one), args.compile_mode)))
         return
     batches = [int(b) for b in args.batches.split(",")]
     results = {"torch": torch.__version__, "torchvision": torchvision.__version__,
                "gpu": torch.cuda.get_device_name(0), "runs": run_eager(batches)}
-    for b in (1, 256):
-        cmd = [sys.executable, __file__, "--out", "-", "--compile-one", str(b), "--compile-mode", args.compile_mode]
+    for b in (1, 256) if args.compile_mode != "none" else ():
+        cmd = [sys.executable, __file__, "--out", "-", "--compile-one", str(b), "--compile-mode", args.compile_mode,
+               "--seconds", str(args.seconds)]
         try:
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.compile_timeout)
             line = [l for l in p.stdout.splitlines() if l.startswith("{")]

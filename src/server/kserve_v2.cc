@@ -22,6 +22,21 @@ namespace {
 
 Status invalid(std::string message) { return Status(ErrorCode::kInvalidArgument, std::move(message)); }
 
+Status json_error(simdjson::error_code e) {
+  return invalid(fmt::format("malformed JSON request: {}", simdjson::error_message(e)));
+}
+
+// Looks up an optional field. simdjson's on-demand parser must not be used further after
+// an error, so anything but "no such field" is reported and parsing stops.
+Status optional_field(od::object& obj, std::string_view key, std::optional<od::value>* out) {
+  od::value v;
+  const auto e = obj.find_field_unordered(key).get(v);
+  if (e == simdjson::NO_SUCH_FIELD) return Status();
+  if (e) return json_error(e);
+  *out = v;
+  return Status();
+}
+
 // Raw bytes of one input taken from the binary section of the body.
 struct BinarySlice {
   size_t offset = 0, size = 0;
@@ -103,14 +118,16 @@ Status parse_input(od::value v, const std::vector<TensorInfo>& inputs, const Ima
   Status s = read_shape(shape_value, what, &in->shape);
   if (!s.ok()) return s;
 
-  od::value params;
-  if (!obj.find_field_unordered("parameters").get(params)) {
+  std::optional<od::value> params;
+  if (Status ps = optional_field(obj, "parameters", &params); !ps.ok()) return ps;
+  if (params) {
     od::object pobj;
-    if (params.get_object().get(pobj)) return invalid(what + ": \"parameters\" must be an object");
-    od::value size_value;
-    if (!pobj.find_field_unordered("binary_data_size").get(size_value)) {
+    if (params->get_object().get(pobj)) return invalid(what + ": \"parameters\" must be an object");
+    std::optional<od::value> size_value;
+    if (Status ps = optional_field(pobj, "binary_data_size", &size_value); !ps.ok()) return ps;
+    if (size_value) {
       int64_t n = 0;
-      if (size_value.get_int64().get(n) || n < 0)
+      if (size_value->get_int64().get(n) || n < 0)
         return invalid(what + ": \"binary_data_size\" must be a non-negative integer");
       in->binary_size = static_cast<size_t>(n);
     }
@@ -131,8 +148,10 @@ Status parse_input(od::value v, const std::vector<TensorInfo>& inputs, const Ima
                                  kserve_dtype_name(info.dtype)));
   }
 
-  od::value data;
-  if (!obj.find_field_unordered("data").get(data)) {
+  std::optional<od::value> data_field;
+  if (Status ds = optional_field(obj, "data", &data_field); !ds.ok()) return ds;
+  if (data_field) {
+    od::value data = *data_field;
     if (in->binary_size) return invalid(what + ": give either \"data\" or \"binary_data_size\", not both");
     in->has_data = true;
     if (is_bytes) return read_bytes_json(data, what, **bytes_assembler);
@@ -227,24 +246,38 @@ Status parse_kserve_infer_unchecked(std::string_view body, std::optional<size_t>
   thread_local od::parser parser;
   simdjson::padded_string padded(json);
   od::document doc;
-  if (auto e = parser.iterate(padded).get(doc))
-    return invalid(fmt::format("malformed JSON request: {}", simdjson::error_message(e)));
+  if (auto e = parser.iterate(padded).get(doc)) return json_error(e);
   od::object root;
-  if (doc.get_object().get(root)) return invalid("the request body must be a JSON object");
+  if (auto e = doc.get_object().get(root))
+    return e == simdjson::INCORRECT_TYPE ? invalid("the request body must be a JSON object") : json_error(e);
 
-  std::string_view id;
-  if (!root.find_field_unordered("id").get_string().get(id)) out->id = std::string(id);
-  od::value params;
-  if (!root.find_field_unordered("parameters").get(params)) {
+  std::optional<od::value> field;
+  if (Status s = optional_field(root, "id", &field); !s.ok()) return s;
+  if (field) {
+    std::string_view id;
+    if (field->get_string().get(id)) return invalid("\"id\" must be a string");
+    out->id = std::string(id);
+  }
+  field.reset();
+  if (Status s = optional_field(root, "parameters", &field); !s.ok()) return s;
+  if (field) {
     od::object pobj;
-    if (params.get_object().get(pobj)) return invalid("\"parameters\" must be an object");
+    if (field->get_object().get(pobj)) return invalid("\"parameters\" must be an object");
+    std::optional<od::value> flag;
+    if (Status s = optional_field(pobj, "binary_data_output", &flag); !s.ok()) return s;
     bool b = false;
-    if (!pobj.find_field_unordered("binary_data_output").get_bool().get(b)) out->binary_data_output = b;
+    if (flag && flag->get_bool().get(b)) return invalid("\"binary_data_output\" must be true or false");
+    out->binary_data_output = b;
   }
 
   od::array input_list;
-  if (root.find_field_unordered("inputs").get_array().get(input_list))
-    return invalid("\"inputs\" (a list of tensors) is required");
+  {
+    od::value v;
+    const auto e = root.find_field_unordered("inputs").get(v);
+    if (e == simdjson::NO_SUCH_FIELD) return invalid("\"inputs\" (a list of tensors) is required");
+    if (e) return json_error(e);
+    if (v.get_array().get(input_list)) return invalid("\"inputs\" must be a list of tensors");
+  }
   std::vector<ParsedInput> parsed;
   std::vector<std::unique_ptr<InputAssembler>> bytes(inputs.size());
   size_t position = 0;
@@ -261,10 +294,11 @@ Status parse_kserve_infer_unchecked(std::string_view body, std::optional<size_t>
     parsed.push_back(std::move(in));
   }
 
-  od::value outputs_value;
-  if (!root.find_field_unordered("outputs").get(outputs_value)) {
+  field.reset();
+  if (Status s = optional_field(root, "outputs", &field); !s.ok()) return s;
+  if (field) {
     od::array arr;
-    if (outputs_value.get_array().get(arr)) return invalid("\"outputs\" must be a list");
+    if (field->get_array().get(arr)) return invalid("\"outputs\" must be a list");
     for (auto e : arr) {
       od::object o;
       if (e.get_object().get(o)) return invalid("each requested output must be an object");
@@ -273,11 +307,18 @@ Status parse_kserve_infer_unchecked(std::string_view body, std::optional<size_t>
       KServeRequestedOutput r;
       r.name = std::string(name);
       r.binary = out->binary_data_output;
-      od::value p;
-      if (!o.find_field_unordered("parameters").get(p)) {
+      std::optional<od::value> p;
+      if (Status s = optional_field(o, "parameters", &p); !s.ok()) return s;
+      if (p) {
         od::object pobj;
+        if (p->get_object().get(pobj)) return invalid("an output's \"parameters\" must be an object");
+        std::optional<od::value> flag;
+        if (Status s = optional_field(pobj, "binary_data", &flag); !s.ok()) return s;
         bool b = false;
-        if (!p.get_object().get(pobj) && !pobj.find_field_unordered("binary_data").get_bool().get(b)) r.binary = b;
+        if (flag) {
+          if (flag->get_bool().get(b)) return invalid("\"binary_data\" must be true or false");
+          r.binary = b;
+        }
       }
       out->outputs.push_back(std::move(r));
     }

@@ -1,10 +1,14 @@
 // Lowerings added to the CUDA engine (Slice, Split, Pad, Transpose, asymmetric conv pads,
 // channel-padded convolutions) and per-batch-size tactics, against the CPU backend.
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
 #include "cuda_engine_support.h"
+#include "backends/cuda/image_input.h"
+#include "backends/cuda/lower_for_device.h"
 #include "engine/plan_format.h"
+#include "passes/pipeline.h"
 
 namespace kiln::cuda_test {
 namespace {
@@ -25,6 +29,73 @@ ir::Graph movement_graph() {
   const int t = b.node("Transpose", {parts[1]}, perm);
   const int back = b.node("Slice", {y, b.ints({-1}), b.ints({-1000}), b.ints({2}), b.ints({-2})});
   return b.finish({relu, t, back});
+}
+
+int count_ops(const ir::Graph& g, const std::string& op) {
+  int n = 0;
+  for (const auto& node : g.nodes) n += node.op == op;
+  return n;
+}
+
+// The lowering itself runs on the host: these checks need no GPU.
+TEST(CudaLowering, MovementOpsKeepNhwcAndBecomeAttributes) {
+  ir::Graph g = movement_graph();
+  passes::optimize_for_inference(g, Precision::kFP16);
+  const cuda::LoweredGraph l = cuda::lower_for_device(g, Precision::kFP16, 3);
+  int checked = 0;
+  for (const auto& n : l.graph.nodes) {
+    if (n.op == "Slice" || n.op == "Pad" || n.op == "Split") {
+      EXPECT_EQ(n.inputs.size(), 1u) << n.name;  // constant inputs became attributes
+      if (n.op != "Split") EXPECT_EQ(l.layouts.at(n.inputs[0]), cuda::Layout::kNHWC) << n.name;
+      ++checked;
+    }
+    if (n.op == "Transpose") {
+      EXPECT_EQ(l.layouts.at(n.inputs[0]), cuda::Layout::kNCHW);
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 5);
+  const auto& slice = *std::find_if(l.graph.nodes.begin(), l.graph.nodes.end(), [](const auto& n) { return n.op == "Slice"; });
+  EXPECT_EQ(slice.attrs.get_ints("starts"), (std::vector<int64_t>{0, 2, 0, 1}));
+  EXPECT_EQ(slice.attrs.get_ints("steps"), (std::vector<int64_t>{1, 1, 1, 2}));
+}
+
+TEST(CudaLowering, AsymmetricPadsBecomeExplicitPad) {
+  GraphBuilder b({1, 3, 16, 16});
+  ir::Attributes a;
+  a.set("kernel_shape", std::vector<int64_t>{3, 3});
+  a.set("strides", std::vector<int64_t>{2, 2});
+  a.set("pads", std::vector<int64_t>{0, 1, 1, 2});
+  const ir::Graph g = b.finish({b.node("Conv", {b.input(), b.constant({8, 3, 3, 3}, 0.2f)}, a)});
+  const cuda::LoweredGraph l = cuda::lower_for_device(g, Precision::kFP16, 2);
+  ASSERT_EQ(count_ops(l.graph, "Pad"), 1);
+  for (const auto& n : l.graph.nodes) {
+    if (n.op == "Pad") EXPECT_EQ(n.attrs.get_ints("pads"), (std::vector<int64_t>{0, 0, 0, 0, 0, 0, 1, 1}));
+    if (n.op == "Conv") {
+      EXPECT_EQ(n.attrs.get_ints("pads"), (std::vector<int64_t>{0, 1, 0, 1}));
+      ASSERT_TRUE(n.has_input(5)) << "3 input channels in fp16: a channel-padded filter";
+      EXPECT_EQ(l.graph.value(n.inputs[5]).dims, (Dims{8, 8, 3, 3}));
+    }
+  }
+}
+
+TEST(CudaLowering, ImageInputReplacesTheInputConversion) {
+  GraphBuilder b({1, 3, 8, 8});
+  const ir::Graph g = b.finish({b.node("Relu", {b.conv(b.input(), 3, 8, 3, 1, 1)})});
+  cuda::LoweredGraph l = cuda::lower_for_device(g, Precision::kFP16, 2);
+  const int converts = count_ops(l.graph, "Convert");
+  ImageInput options;
+  options.enabled = true;
+  cuda::add_image_input(l, options);
+  EXPECT_EQ(count_ops(l.graph, "InputStage"), 1);
+  EXPECT_EQ(count_ops(l.graph, "Convert"), converts - 1);
+  const ir::Value& in = l.graph.value(l.graph.inputs[0]);
+  EXPECT_EQ(in.name, "x");
+  EXPECT_EQ(in.dtype, DType::kU8);
+  EXPECT_EQ(in.dims, (Dims{2, 8, 8, 3}));
+  options.std[1] = 0;
+  cuda::LoweredGraph again = cuda::lower_for_device(g, Precision::kFP16, 2);
+  EXPECT_THROW(cuda::add_image_input(again, options), Error);
 }
 
 TEST(CudaLowering, MovementOpsMatchCpu) {
@@ -127,6 +198,44 @@ TEST(CudaLowering, PerBatchTacticsStoredAndCorrect) {
   Plan legacy = plan;
   conv_tactic(legacy, 0) = {{"algo", 0}, {"fused", false}, {"workspace", 0}};
   check(*cuda::load_cuda_plan(legacy, o), "single tactic");
+}
+
+// 1x1 stride-1 NHWC convolutions may run as one cuBLASLt GEMM (bias, residual and relu in
+// its epilogue). The plan is edited so that every conv asks for that tactic: pointwise convs
+// run it, the others fall back to cuDNN.
+TEST(CudaLowering, PointwiseConvAsGemmMatchesCpu) {
+  KILN_REQUIRE_GPU();
+  GraphBuilder b({1, 16, 8, 8});
+  const int pointwise = b.conv(b.input(), 16, 32, 1, 1, 0);
+  const int spatial = b.conv(b.input(), 16, 32, 3, 1, 1);
+  const int sum = b.node("Relu", {b.node("Add", {spatial, pointwise})});
+  const int plain = b.conv(sum, 32, 24, 1, 1, 0);
+  const ir::Graph g = b.finish({b.node("Relu", {sum}), plain});
+  const std::string path = (std::filesystem::temp_directory_path() / "kiln_cuda_gemm_test.plan").string();
+  BuildOptions o;
+  o.device = "cuda:0";
+  for (Precision p : {Precision::kFP32, Precision::kTF32, Precision::kFP16, Precision::kBF16}) {
+    auto engine = build_gpu(g, p, 4);
+    engine->save_plan(path);
+    Plan plan = load_plan(path);
+    for (auto& t : plan.backend_data.at("tactics"))
+      if (t.is_object() && t.contains("buckets"))
+        t = {{"buckets", {{{"batch", 4}, {"algo", 0}, {"fused", false}, {"workspace", 0}, {"gemm", true},
+                           {"gemm_algo", ""}}}}};
+    auto as_gemm = cuda::load_cuda_plan(plan, o);
+    for (int batch : {1, 4}) {
+      const Tensor x = random_tensor({batch, 16, 8, 8}, 60 + batch);
+      const auto want = cpu::run_graph(g, {x});
+      for (Engine* e : {engine.get(), as_gemm.get()}) {
+        const auto got = run_gpu(*e, {x}, 3);
+        ASSERT_EQ(got.size(), 2u) << precision_name(p);
+        for (size_t i = 0; i < 2; ++i)
+          EXPECT_LE(relative_l2(got[i], want[i]), tolerance(p))
+              << precision_name(p) << (e == engine.get() ? " built" : " gemm") << " output " << i << " batch " << batch;
+      }
+    }
+  }
+  std::filesystem::remove(path);
 }
 
 TEST(CudaLowering, ProfilingModeMatchesAndReports) {

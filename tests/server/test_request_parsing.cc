@@ -208,5 +208,41 @@ TEST(KServeResponse, JsonAndBinaryOutputs) {
   EXPECT_EQ(r.headers[0].second, std::to_string(json.size()));
 }
 
+// A cheap stand-in for the libFuzzer target that runs in every build: seeded random
+// mutations of valid bodies must give ok or a 4xx Status, never throw or crash.
+TEST(RequestParsers, SurviveMutatedBodies) {
+  const std::string tf = R"({"instances": [{"x": [[1,2,3],[4,5,6]], "ids": [1,2]}], "signature_name": "serving_default"})";
+  const std::string ks =
+      R"({"inputs":[{"name":"x","shape":[1,2,3],"datatype":"FP32","data":[1,2,3,4,5,6]},)"
+      R"({"name":"ids","shape":[1,2],"datatype":"INT64","parameters":{"binary_data_size":16}}]})";
+  const std::string ks_body = ks + std::string(16, '\x01');
+  std::mt19937 rng(1234);
+  const char alphabet[] = "[]{},:\"0123456789.-eE abxnul\\";
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::string body = iter % 2 ? tf : ks_body;
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits && !body.empty(); ++e) {
+      const size_t pos = rng() % body.size();
+      switch (rng() % 3) {
+        case 0: body[pos] = alphabet[rng() % (sizeof alphabet - 1)]; break;
+        case 1: body.erase(pos, 1 + rng() % 8); break;
+        default: body.insert(pos, 1, alphabet[rng() % (sizeof alphabet - 1)]); break;
+      }
+    }
+    Status s;
+    if (iter % 2) {
+      TfPredictRequest r;
+      ASSERT_NO_THROW(s = parse_tf_predict(body, kTwoInputs, {}, &r)) << body;
+      if (s.ok()) EXPECT_EQ(r.inputs.size(), 2u);
+    } else {
+      KServeInferRequest r;
+      ASSERT_NO_THROW(s = parse_kserve_infer(body, ks.size() + rng() % 3, kTwoInputs, {}, &r)) << body;
+      if (s.ok()) EXPECT_EQ(r.inputs.size(), 2u);
+    }
+    if (!s.ok()) EXPECT_TRUE(s.code() == ErrorCode::kInvalidArgument || s.code() == ErrorCode::kResourceExhausted)
+        << error_code_name(s.code()) << ": " << s.message();
+  }
+}
+
 }  // namespace
 }  // namespace kiln::server

@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "backends/cuda/kernels/channel_affine.h"
+#include "backends/cuda/kernels/gemm_cublaslt.h"
 #include "backends/cuda/kernels/strided_copy.h"
 #include "backends/cuda/tactic_timer.h"
 
@@ -40,11 +41,21 @@ struct ConvTactic {
   // first layer can use tensor-core kernels; the filter has matching zero channels.
   bool pad_channels = false;
   size_t workspace = 0;  // cuDNN scratch, after the padded input when pad_channels
+  // A 1x1 stride-1 NHWC convolution run as one cuBLASLt GEMM, Y[NHW,K] = X[NHW,C] * W[K,C]^T
+  // with bias (+ residual as beta * C) (+ relu) in the epilogue; gemm_algo is the
+  // serialized cuBLASLt algorithm (GemmAlgo::to_json).
+  bool gemm = false;
+  std::string gemm_algo;
   double ms = 0;
 
   nlohmann::json to_json() const {
-    return {{"batch", batch}, {"algo", static_cast<int>(algo)}, {"fused", fused}, {"pad_channels", pad_channels},
-            {"workspace", workspace}, {"ms", ms}};
+    nlohmann::json j = {{"batch", batch},         {"algo", static_cast<int>(algo)}, {"fused", fused},
+                        {"pad_channels", pad_channels}, {"workspace", workspace}, {"ms", ms}};
+    if (gemm) {
+      j["gemm"] = true;
+      j["gemm_algo"] = gemm_algo;
+    }
+    return j;
   }
   static ConvTactic from_json(const nlohmann::json& j, int default_batch) {
     ConvTactic t;
@@ -54,6 +65,8 @@ struct ConvTactic {
     t.pad_channels = j.value("pad_channels", false);
     t.workspace = j.at("workspace").get<size_t>();
     t.ms = j.value("ms", 0.0);
+    t.gemm = j.value("gemm", false);
+    if (t.gemm) t.gemm_algo = j.at("gemm_algo").get<std::string>();
     return t;
   }
 };
@@ -62,6 +75,11 @@ struct BatchDescs {
   TensorDesc x, y, x_padded;
   bool resolved = false;
   ConvTactic tactic;  // what runs at this batch size (see resolve)
+  // For GEMM tactics: the cuBLASLt problem at this batch size and its algorithm. The
+  // mutex serializes contexts on several threads (CublasLtGemm is one-thread).
+  std::unique_ptr<kernels::CublasLtGemm> gemm;
+  kernels::GemmAlgo gemm_algo;
+  std::unique_ptr<std::mutex> gemm_mutex = std::make_unique<std::mutex>();
 };
 
 constexpr size_t kAlign = 256;
@@ -134,6 +152,16 @@ class ConvOp : public DeviceOp {
                             pads[0], pads[1], strides[0], strides[1], dil[0], dil[1], group, dtype_name(dtype_),
                             layout_ == Layout::kNHWC ? "nhwc" : "nchw", act_name, z_ >= 0, strict, padded_channels_);
     max_batch_ = static_cast<int>(x.dims[0]);
+    const bool pointwise = w.dims[2] == 1 && w.dims[3] == 1 && strides[0] == 1 && strides[1] == 1 && pads[0] == 0 &&
+                           pads[1] == 0 && group == 1;
+    if (pointwise && layout_ == Layout::kNHWC && b_ >= 0 && (relu || act_.kind == kernels::ActivationKind::kNone) &&
+        precision != Precision::kNative) {
+      gemm_precision_ = precision == Precision::kFP16   ? kernels::GemmPrecision::kF16
+                        : precision == Precision::kBF16 ? kernels::GemmPrecision::kBF16
+                        : precision == Precision::kTF32 ? kernels::GemmPrecision::kTF32
+                                                        : kernels::GemmPrecision::kF32;
+      gemm_ok_ = kernels::gemm_storage_dtype(gemm_precision_) == dtype_ && values[b_].dtype == dtype_;
+    }
     tactics_ = {ConvTactic{}};
     tactics_[0].batch = max_batch_;
   }
@@ -173,8 +201,10 @@ class ConvOp : public DeviceOp {
   std::string describe_tactic() const override {
     std::string out;
     for (const ConvTactic& t : tactics_)
-      out += fmt::format("{}n<={}: algo {} {}{}{}", out.empty() ? "" : "; ", t.batch, static_cast<int>(t.algo),
-                         t.fused ? "fused" : "conv + epilogue", t.pad_channels ? " (channels padded)" : "",
+      out += fmt::format("{}n<={}: {}{}{}", out.empty() ? "" : "; ", t.batch,
+                         t.gemm ? std::string("cuBLASLt GEMM")
+                                : fmt::format("algo {} {}", static_cast<int>(t.algo), t.fused ? "fused" : "conv + epilogue"),
+                         t.pad_channels ? " (channels padded)" : "",
                          t.ms > 0 ? fmt::format(", {:.3f} ms", t.ms) : std::string());
     return out;
   }
@@ -285,14 +315,78 @@ class ConvOp : public DeviceOp {
       }
       if (best.ms < 0 || c.ms < best.ms) best = c;
     }
+    if (gemm_ok_) {
+      try {
+        ConvTactic g = time_gemm(timer, state, batch);
+        if (best.ms < 0 || g.ms < best.ms) best = g;
+      } catch (const Error& e) {
+        last_error = e.what();
+      }
+    }
     if (best.ms < 0)
       fail_with(ErrorCode::kUnimplemented, "{}: no cuDNN algorithm ran for {} ({})", where, key,
                 last_error.empty() ? "each needs more workspace than allowed" : last_error);
     return best;
   }
 
+  kernels::GemmProblem gemm_problem(int batch) const {
+    const Dims x = xv_.dims_at(batch);
+    kernels::GemmProblem p;
+    p.m = x[0] * x[2] * x[3];
+    p.n = yv_.dims[1];
+    p.k = x[1];
+    p.trans_b = true;  // W is [K, C]: op(B) = W^T
+    p.precision = gemm_precision_;
+    p.epilogue = act_.kind == kernels::ActivationKind::kRelu ? kernels::GemmEpilogue::kReluBias
+                                                             : kernels::GemmEpilogue::kBias;
+    p.has_c = z_ >= 0;
+    return p;
+  }
+
+  kernels::GemmBuffers gemm_buffers(const RunState& s) const {
+    kernels::GemmBuffers b;
+    b.a = s.at(x_);
+    b.b = s.at(w_);
+    b.bias = s.at(b_);
+    b.c = z_ >= 0 ? s.at(z_) : nullptr;
+    b.beta = z_ >= 0 ? 1.0f : 0.0f;
+    b.d = s.at(y_);
+    return b;
+  }
+
+  // The fastest of cuBLASLt's proposals, timed the same way as the cuDNN candidates.
+  ConvTactic time_gemm(TacticTimer& timer, const RunState& state, int batch) {
+    BatchDescs& d = const_cast<BatchDescs&>(descs(batch, nullptr, 0));
+    auto gemm = kernels::CublasLtGemm::create(gemm_problem(batch));
+    const auto algos = gemm->enumerate_algos(kMaxCandidates, timer.workspace_limit);
+    const kernels::GemmAlgo fastest = gemm->time_algos(algos, gemm_buffers(state), state.workspace,
+                                                       state.workspace_bytes, state.stream, 5);
+    ConvTactic t;
+    t.batch = batch;
+    t.gemm = true;
+    t.gemm_algo = fastest.to_json();
+    t.workspace = align_up(fastest.workspace_bytes);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      d.gemm = std::move(gemm);
+      d.gemm_algo = fastest;
+    }
+    t.ms = timer.time_ms([&] { run(state, d, t); });
+    return t;
+  }
+
   void run(const RunState& s, const BatchDescs& d, const ConvTactic& t) {
     const std::string& where = label();
+    if (t.gemm) {
+      if (!d.gemm) fail_with(ErrorCode::kInternal, "{}: GEMM tactic without a cuBLASLt problem", where);
+      if (s.workspace_bytes < t.workspace)
+        fail_with(ErrorCode::kInternal, "{}: workspace of {} bytes is smaller than the {} the GEMM needs", where,
+                  s.workspace_bytes, t.workspace);
+      std::lock_guard<std::mutex> lock(*d.gemm_mutex);
+      const Status st = d.gemm->run(d.gemm_algo, gemm_buffers(s), s.workspace, s.workspace_bytes, s.stream);
+      if (!st.ok()) fail_with(ErrorCode::kInternal, "{}: cuBLASLt GEMM: {}", where, st.message());
+      return;
+    }
     const float one = 1.0f, zero = 0.0f;
     void* y = s.at(y_);
     const size_t pad_bytes = t.pad_channels ? padded_input_bytes(s.batch) : 0;
@@ -366,6 +460,10 @@ class ConvOp : public DeviceOp {
     for (size_t i = home; i-- > 0;) order.push_back(i);
     for (size_t i : order) {
       ConvTactic t = tactics_[i];
+      if (t.gemm) {
+        if (use_gemm(const_cast<BatchDescs&>(d), batch, t, workspace_bytes)) return t;
+        continue;
+      }
       size_t ws = 0;
       if (cudnnGetConvolutionForwardWorkspaceSize(handle, t.pad_channels ? d.x_padded.get() : d.x.get(),
                                                   t.pad_channels ? wdesc_padded_ : wdesc_, cdesc_, d.y.get(), t.algo,
@@ -381,7 +479,38 @@ class ConvOp : public DeviceOp {
     return fallback;
   }
 
+  // Prepares d's cuBLASLt problem for a GEMM tactic at this batch size: the stored algorithm
+  // if cuBLASLt accepts it for this M, else the heuristic's first proposal.
+  bool use_gemm(BatchDescs& d, int batch, ConvTactic& t, size_t workspace_bytes) const {
+    if (!gemm_ok_) return false;
+    try {
+      auto gemm = kernels::CublasLtGemm::create(gemm_problem(batch));
+      kernels::GemmAlgo algo;
+      bool stored_usable = false;
+      try {
+        algo = kernels::GemmAlgo::from_json(t.gemm_algo);
+        stored_usable = gemm->algo_is_supported(algo) && algo.workspace_bytes <= workspace_bytes;
+      } catch (const Error&) {
+        // an unreadable stored algorithm: the heuristic's choice runs instead
+      }
+      if (!stored_usable) {
+        const auto proposals = gemm->enumerate_algos(1, workspace_bytes);
+        if (proposals.empty()) return false;
+        algo = proposals[0];
+      }
+      t.workspace = align_up(algo.workspace_bytes);
+      if (t.workspace > workspace_bytes) return false;
+      d.gemm = std::move(gemm);
+      d.gemm_algo = algo;
+      return true;
+    } catch (const Error&) {
+      return false;  // another tactic (or the implicit GEMM) runs instead
+    }
+  }
+
   int x_ = -1, w_ = -1, b_ = -1, z_ = -1, b32_ = -1, y_ = -1, w_padded_ = -1;
+  bool gemm_ok_ = false;
+  kernels::GemmPrecision gemm_precision_ = kernels::GemmPrecision::kF32;
   DeviceValue xv_, yv_;
   Layout layout_ = Layout::kNCHW;
   DType dtype_ = DType::kF32;

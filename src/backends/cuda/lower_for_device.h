@@ -6,7 +6,8 @@
 // target dtype) sit wherever a consumer needs another form than its producer gives.
 //
 //   native       f32, NCHW everywhere, nodes as imported (the framework baseline)
-//   fp32 / tf32  f32 activations in NHWC for rank-4 tensors
+//   fp32         f32, NCHW (IEEE fp32 has no tensor-core NHWC advantage), fused ops
+//   tf32         f32 activations in NHWC for rank-4 tensors
 //   fp16 / bf16  f16 / bf16 activations in NHWC
 // In every mode softmax runs in f32, GEMM outputs are f32 and graph outputs are f32 NCHW,
 // because class scores are compared and thresholded and need the range and precision.

@@ -45,6 +45,31 @@ __global__ void epilogue_kernel(EpilogueParams p) {
   }
 }
 
+__global__ void direct_conv_kernel(DirectConvParams p, const int8_t* x, const int8_t* w, float* acc) {
+  const int64_t total = int64_t(p.n) * p.ho * p.wo * p.k;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int k = static_cast<int>(i % p.k);
+    int64_t rest = i / p.k;
+    const int ox = static_cast<int>(rest % p.wo);
+    rest /= p.wo;
+    const int oy = static_cast<int>(rest % p.ho);
+    const int n = static_cast<int>(rest / p.ho);
+    int sum = 0;
+    for (int ky = 0; ky < p.r; ++ky) {
+      const int iy = oy * p.stride_h - p.pad_h + ky * p.dil_h;
+      if (iy < 0 || iy >= p.h) continue;
+      for (int kx = 0; kx < p.s; ++kx) {
+        const int ix = ox * p.stride_w - p.pad_w + kx * p.dil_w;
+        if (ix < 0 || ix >= p.w) continue;
+        const int8_t* xp = x + ((int64_t(n) * p.h + iy) * p.w + ix) * p.c;
+        const int8_t* wp = w + ((int64_t(k) * p.r + ky) * p.s + kx) * p.c;
+        for (int c = 0; c < p.c; ++c) sum += int(xp[c]) * int(wp[c]);
+      }
+    }
+    acc[i] = static_cast<float>(sum);
+  }
+}
+
 int blocks_for(int64_t total) {
   const int64_t b = (total + 255) / 256;
   return static_cast<int>(b < 65535 * 8 ? (b > 0 ? b : 1) : 65535 * 8);
@@ -59,6 +84,11 @@ cudaError_t quantize_nhwc(const void* x, bool x_is_f16, int64_t pixels, int c, i
     quantize_kernel<<<blocks, 256, 0, stream>>>(static_cast<const __half*>(x), pixels, c, c_pad, inv_scale, y);
   else
     quantize_kernel<<<blocks, 256, 0, stream>>>(static_cast<const float*>(x), pixels, c, c_pad, inv_scale, y);
+  return cudaGetLastError();
+}
+
+cudaError_t direct_conv(const DirectConvParams& p, const int8_t* x, const int8_t* w, float* acc, cudaStream_t stream) {
+  direct_conv_kernel<<<blocks_for(int64_t(p.n) * p.ho * p.wo * p.k), 256, 0, stream>>>(p, x, w, acc);
   return cudaGetLastError();
 }
 

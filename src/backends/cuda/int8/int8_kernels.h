@@ -18,6 +18,15 @@ namespace kiln::cuda::int8 {
 cudaError_t quantize_nhwc(const void* x, bool x_is_f16, int64_t pixels, int c, int c_pad, float inv_scale,
                           int8_t* y, cudaStream_t stream);
 
+// Direct INT8 convolution (one thread per output, int32 sums stored as f32), the fallback
+// when cuDNN offers no INT8 algorithm for a shape. x: [n,h,w,c] i8, w: [k,r,s,c] i8,
+// acc: [n,ho,wo,k] f32.
+struct DirectConvParams {
+  int n = 0, h = 0, w = 0, c = 0, k = 0, r = 0, s = 0, ho = 0, wo = 0;
+  int pad_h = 0, pad_w = 0, stride_h = 1, stride_w = 1, dil_h = 1, dil_w = 1;
+};
+cudaError_t direct_conv(const DirectConvParams& p, const int8_t* x, const int8_t* w, float* acc, cudaStream_t stream);
+
 enum class ResidualKind { kNone = 0, kInt8 = 1, kF16 = 2 };
 
 // v = fma(acc, scale[k], bias[k]); v = fma(z, z_scale, v) (or v + z for f16 z); relu;

@@ -90,6 +90,14 @@ class Int8ConvOp : public DeviceOp {
                                                            static_cast<int>(strides[0]), static_cast<int>(strides[1]),
                                                            static_cast<int>(dil[0]), static_cast<int>(dil[1]),
                                                            CUDNN_CROSS_CORRELATION, CUDNN_DATA_INT32));
+    direct_params_.r = static_cast<int>(w.dims[2]);
+    direct_params_.s = static_cast<int>(w.dims[3]);
+    direct_params_.pad_h = static_cast<int>(pads[0]);
+    direct_params_.pad_w = static_cast<int>(pads[1]);
+    direct_params_.stride_h = static_cast<int>(strides[0]);
+    direct_params_.stride_w = static_cast<int>(strides[1]);
+    direct_params_.dil_h = static_cast<int>(dil[0]);
+    direct_params_.dil_w = static_cast<int>(dil[1]);
     key_ = fmt::format("int8conv x{} w{} pads{},{} s{},{} d{},{}", dims_to_string(xv_.dims), dims_to_string(w.dims),
                        pads[0], pads[1], strides[0], strides[1], dil[0], dil[1]);
     max_batch_ = static_cast<int>(xv_.dims[0]);
@@ -100,13 +108,19 @@ class Int8ConvOp : public DeviceOp {
   }
 
   size_t workspace_bytes() const override { return workspace_; }
-  nlohmann::json tactic() const override { return {{"algo", static_cast<int>(algo_)}, {"workspace", workspace_}}; }
+  // algo -1: the direct kernel.
+  nlohmann::json tactic() const override {
+    return {{"algo", direct_ ? -1 : static_cast<int>(algo_)}, {"workspace", workspace_}};
+  }
   void set_tactic(const nlohmann::json& t) override {
-    algo_ = static_cast<cudnnConvolutionFwdAlgo_t>(t.at("algo").get<int>());
+    const int algo = t.at("algo").get<int>();
+    direct_ = algo < 0;
+    if (!direct_) algo_ = static_cast<cudnnConvolutionFwdAlgo_t>(algo);
     workspace_ = t.at("workspace").get<size_t>();
   }
   std::string describe_tactic() const override {
-    return fmt::format("int8 algo {}{}", static_cast<int>(algo_), ms_ > 0 ? fmt::format(", {:.3f} ms", ms_) : "");
+    return fmt::format("int8 {}{}", direct_ ? "direct kernel (cuDNN: " + cudnn_error_ + ")" : fmt::format("algo {}", static_cast<int>(algo_)),
+                       ms_ > 0 ? fmt::format(", {:.3f} ms", ms_) : "");
   }
 
   void select_tactic(TacticTimer& timer) override {
@@ -148,7 +162,13 @@ class Int8ConvOp : public DeviceOp {
         chosen = tactic();
       }
     }
-    if (best < 0) fail_with(ErrorCode::kUnimplemented, "{}: no cuDNN INT8 algorithm ran for {} ({})", label(), key_, last_error);
+    if (best < 0) {  // cuDNN has no INT8 kernel for this shape here: the direct kernel, slow but exact
+      direct_ = true;
+      workspace_ = 0;
+      best = timer.time_ms([&] { enqueue(timer.state); });
+      chosen = tactic();
+      if (!last_error.empty()) cudnn_error_ = last_error;
+    }
     set_tactic(chosen);
     ms_ = best;
     chosen["ms"] = best;
@@ -159,11 +179,24 @@ class Int8ConvOp : public DeviceOp {
     const std::string& where = label();
     const Int8Descs& d = descs(s.batch, s.cudnn);
     const float one = 1.0f, zero = 0.0f;
-    KILN_CUDNN_CALL(where, cudnnSetStream(s.cudnn, s.stream));
-    const bool fallback = d.use_fallback;
-    KILN_CUDNN_CALL(where, cudnnConvolutionForward(s.cudnn, &one, d.x, s.at(x_), wdesc_, s.at(w_), cdesc_,
-                                                   fallback ? CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM : algo_,
-                                                   s.workspace, fallback ? 0 : workspace_, &zero, d.y, s.at(acc_)));
+    if (direct_ || d.use_fallback) {
+      const Dims xd = xv_.dims_at(s.batch), yd = accv_.dims_at(s.batch);
+      int8::DirectConvParams p = direct_params_;
+      p.n = static_cast<int>(xd[0]);
+      p.c = static_cast<int>(xd[1]);
+      p.h = static_cast<int>(xd[2]);
+      p.w = static_cast<int>(xd[3]);
+      p.k = static_cast<int>(yd[1]);
+      p.ho = static_cast<int>(yd[2]);
+      p.wo = static_cast<int>(yd[3]);
+      KILN_CUDA_CALL(where, int8::direct_conv(p, static_cast<const int8_t*>(s.at(x_)),
+                                              static_cast<const int8_t*>(s.at(w_)), static_cast<float*>(s.at(acc_)),
+                                              s.stream));
+    } else {
+      KILN_CUDNN_CALL(where, cudnnSetStream(s.cudnn, s.stream));
+      KILN_CUDNN_CALL(where, cudnnConvolutionForward(s.cudnn, &one, d.x, s.at(x_), wdesc_, s.at(w_), cdesc_, algo_,
+                                                     s.workspace, workspace_, &zero, d.y, s.at(acc_)));
+    }
     int8::EpilogueParams p;
     p.pixels = pixels_of(accv_, s.batch);
     p.k = k_;
@@ -219,6 +252,9 @@ class Int8ConvOp : public DeviceOp {
   int max_batch_ = 1;
   cudnnConvolutionFwdAlgo_t algo_ = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
   size_t workspace_ = 0;
+  bool direct_ = false;
+  int8::DirectConvParams direct_params_;  // geometry of the direct kernel
+  std::string cudnn_error_;
   double ms_ = 0;
   std::mutex mutex_;
   std::map<int, std::unique_ptr<Int8Descs>> descs_;

@@ -1,0 +1,86 @@
+// The INT8 lowering of the CUDA backend on zoo ResNet-50 (host code only, no GPU needed):
+// which convolutions run in INT8, where activations stay INT8, and the device constants.
+#ifdef KILN_HAVE_CUDA
+
+#include <map>
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "backends/cuda/int8/int8_lowering.h"
+#include "backends/cuda/lower_for_device.h"
+#include "frontends/onnx/onnx_importer.h"
+#include "passes/pipeline.h"
+#include "zoo/zoo.h"
+
+namespace kiln::cuda {
+namespace {
+
+Tensor random_tensor(Dims dims, uint32_t seed) {
+  Tensor t(DType::kF32, std::move(dims));
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (float& v : t.span<float>()) v = dist(rng);
+  return t;
+}
+
+TEST(Int8Lowering, ResNet50ConvsRunInInt8WithInt8ActivationsBetweenThem) {
+  ir::Graph g = onnx::import_onnx_model(zoo::build_zoo_model("resnet50"), "zoo:resnet50", "");
+  passes::optimize_for_inference(g, Precision::kINT8);
+  int batches = 0;
+  const quant::CalibrationTable table = quant::calibrate(
+      g, [&](std::vector<Tensor>& in) { in = {random_tensor({1, 3, 224, 224}, 5)}; return batches++ < 1; },
+      quant::CalibratorKind::kMinMax);
+  const LoweredGraph low = lower_for_device(g, Precision::kINT8, 4, &table);
+  std::map<std::string, int> ops;
+  for (const ir::Node& n : low.graph.nodes) ++ops[n.op];
+  EXPECT_EQ(ops["Int8Conv"], 53);
+  EXPECT_EQ(ops["FusedConv"] + ops["Conv"], 0);
+  // The input (before conv1) and the max-pool output (before layer1) are quantized; every
+  // other convolution reads the INT8 output of another one.
+  EXPECT_EQ(ops["QuantizeInt8"], 2);
+  int int8_outputs = 0;
+  for (const ir::Node& n : low.graph.nodes) {
+    if (n.op != "Int8Conv") continue;
+    const ir::Value& x = low.graph.value(n.inputs[0]);
+    const ir::Value& w = low.graph.value(n.inputs[1]);
+    const ir::Value& y = low.graph.value(n.outputs[0]);
+    EXPECT_EQ(x.dtype, DType::kI8) << n.name;
+    EXPECT_EQ(w.dtype, DType::kI8) << n.name;
+    EXPECT_EQ(x.dims[1] % 4, 0) << n.name;
+    EXPECT_EQ(w.dims[1], x.dims[1]) << n.name;
+    EXPECT_EQ(low.layouts[n.inputs[0]], Layout::kNHWC) << n.name;
+    int8_outputs += y.dtype == DType::kI8;
+    if (y.dtype == DType::kI8) EXPECT_GT(n.attrs.get_float("y_inv_scale", 0), 0) << n.name;
+  }
+  EXPECT_EQ(int8_outputs, 51);  // all but conv1 (into the max pool) and the last (into the average pool)
+}
+
+TEST(Int8Lowering, ConstantsArePaddedAndScaledPerChannel) {
+  Tensor w = random_tensor({5, 3, 3, 3}, 9);
+  const Tensor b = random_tensor({5}, 10);
+  const int8::Int8ConvConstants k = int8::int8_conv_constants(w, &b, 0.5f, 4);
+  EXPECT_EQ(k.weights.dims(), (Dims{8, 4, 3, 3}));
+  EXPECT_EQ(k.scale.dim(0), 8);
+  const std::vector<float> sw = quant::per_channel_scales(w, 0);
+  for (int c = 0; c < 5; ++c) {
+    EXPECT_FLOAT_EQ(k.scale.data<float>()[c], 0.5f * sw[c]);
+    EXPECT_FLOAT_EQ(k.bias.data<float>()[c], b.data<float>()[c]);
+  }
+  for (int c = 5; c < 8; ++c) EXPECT_EQ(k.bias.data<float>()[c], 0.0f);
+  // KRSC order with the 4th input channel zero: element (k=1, c=2, r=0, s=1).
+  const int8_t* q = k.weights.data<int8_t>();
+  EXPECT_EQ(q[((1 * 3 + 0) * 3 + 1) * 4 + 2],
+            static_cast<int8_t>(std::nearbyint(w.data<float>()[((1 * 3 + 2) * 3 + 0) * 3 + 1] / sw[1])));
+  for (int i = 0; i < 8 * 9; ++i) EXPECT_EQ(q[i * 4 + 3], 0);
+}
+
+TEST(Int8Lowering, WithoutATableIsRefused) {
+  ir::Graph g = onnx::import_onnx_model(zoo::build_zoo_model("resnet50"), "zoo:resnet50", "");
+  EXPECT_THROW(lower_for_device(g, Precision::kINT8, 1, nullptr), Error);
+}
+
+}  // namespace
+}  // namespace kiln::cuda
+
+#endif  // KILN_HAVE_CUDA
