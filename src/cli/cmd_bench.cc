@@ -166,7 +166,9 @@ int run_bench(int argc, char** argv) {
     report.batch_size = s.batch_size;
   }
   const Tensor batch = replicate(load_image_batch({s.image}, loaded.preprocess()), s.batch_size);
-  fs::create_directories(output_dir);
+  std::error_code ec;
+  fs::create_directories(output_dir, ec);
+  if (ec) fail("--output-dir {}: cannot create the folder: {}", output_dir, ec.message());
 
   log.out(fmt::format("kiln bench  {}\nmodel       {}\nimage       {}\ndevice      {}\nbatch size  {}\nmodes       {}\n"
                       "timing      {} warmup, {}\n\n",

@@ -110,3 +110,12 @@ def test_bad_flags_exit_with_usage_code(kiln, exporter_net):
     proc = kiln("bench", exporter_net(13))  # --image is required
     assert proc.returncode == 2, proc.stderr
     assert "--image" in proc.stderr
+
+
+def test_bench_output_dir_that_cannot_be_created(kiln, exporter_net, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    from conftest import REPO
+    proc = kiln("bench", exporter_net(13), "--image", REPO / "data" / "images" / "sample.jpg", "--device", "cpu",
+                "--iterations", "1", "--output-dir", blocker / "out")
+    assert_clean_failure(proc, "--output-dir", "a_file")

@@ -120,3 +120,15 @@ def test_run_prints_top_k_for_images(kiln, zoo_model):
         assert len(rows) == 3
         assert rows[0][0] >= rows[1][0] >= rows[2][0]
         assert sum(p for p, _, _ in rows) <= 1.0001
+
+
+def test_run_raw_prints_the_output_tensor(kiln, exporter_net, tmp_path):
+    import numpy as np
+    x = np.random.default_rng(11).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    proc = kiln("run", exporter_net(13), "--input-npy", tmp_path / "x.npy", "--raw", "--output-npy",
+                tmp_path / "y.npy", "--device", "cpu", check=True)
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "y f32[2,10]"
+    printed = np.array([float(v) for line in lines[1:] for v in line.split()], np.float32)
+    np.testing.assert_allclose(printed, np.load(tmp_path / "y.npy").ravel(), rtol=1e-6, atol=1e-6)

@@ -96,9 +96,12 @@ TEST_P(FuseConvActivation, MatchesTheUnfusedGraph) {
   ASSERT_EQ(passes::fuse_conv_epilogue(fused), 1);
   const ir::Node& n = only_fused(fused);
   EXPECT_EQ(n.attrs.get_string("activation", ""), p.kind);
-  if (p.kind == "leaky_relu" || p.kind == "hard_sigmoid" || p.kind == "clip")
+  if (p.kind == "leaky_relu" || p.kind == "hard_sigmoid" || p.kind == "clip") {
     EXPECT_FLOAT_EQ(n.attrs.get_float("act_alpha", -99), p.alpha);
-  if (p.kind == "hard_sigmoid" || p.kind == "clip") EXPECT_FLOAT_EQ(n.attrs.get_float("act_beta", -99), p.beta);
+  }
+  if (p.kind == "hard_sigmoid" || p.kind == "clip") {
+    EXPECT_FLOAT_EQ(n.attrs.get_float("act_beta", -99), p.beta);
+  }
   testing::expect_same_outputs(b.g, fused, b.random_inputs());
 }
 
