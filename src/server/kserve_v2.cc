@@ -243,8 +243,13 @@ Status parse_kserve_infer_unchecked(std::string_view body, std::optional<size_t>
     json = body.substr(0, *header_length);
     binary = body.substr(*header_length);
   }
-  thread_local od::parser parser;
   simdjson::padded_string padded(json);
+  // The on-demand parser validates lazily, and field lookups in any order on a malformed
+  // document are not safe; one DOM pass first rejects malformed JSON (and costs little
+  // next to building the tensors).
+  thread_local simdjson::dom::parser validator;
+  if (auto e = validator.parse(padded).error()) return json_error(e);
+  thread_local od::parser parser;
   od::document doc;
   if (auto e = parser.iterate(padded).get(doc)) return json_error(e);
   od::object root;

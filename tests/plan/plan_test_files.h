@@ -12,10 +12,11 @@ namespace kiln::testing {
 
 class TempDir {
  public:
-  TempDir() {
+  // `tag` tells apart several directories made during one test.
+  explicit TempDir(const std::string& tag = "") {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = std::filesystem::temp_directory_path() /
-            ("kiln_plan_" + std::to_string(::getpid()) + "_" + info->test_suite_name() + "_" + info->name());
+    path_ = std::filesystem::temp_directory_path() / ("kiln_plan_" + std::to_string(::getpid()) + "_" +
+                                                      info->test_suite_name() + "_" + info->name() + tag);
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }

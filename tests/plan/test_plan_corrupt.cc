@@ -17,7 +17,7 @@ std::string saved_plan_bytes() {
     plan.graph = testing::mini_resnet();
     passes::optimize_for_inference(plan.graph, Precision::kFP32);
     plan.backend = "cpu";
-    testing::TempDir dir;
+    testing::TempDir dir("_seed");
     save_plan(plan, dir.file("p.plan"));
     return testing::read_bytes(dir.file("p.plan"));
   }();

@@ -1,5 +1,12 @@
 #include "backends/cuda/basic_ops.h"
 
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <random>
+
+#include "backends/cuda/tactic_timer.h"
+
 #include "backends/cuda/kernels/cast.h"
 #include "backends/cuda/kernels/channel_affine.h"
 #include "backends/cuda/kernels/elementwise.h"
@@ -38,6 +45,27 @@ class NodeOp : public DeviceOp {
   DeviceValue out_;
   int out_id_ = -1;
 };
+
+// Build-time checks of an alternative tactic against the reference one: seeded values in
+// the first image of `v` (the timing arena holds a constant filler that would hide most
+// indexing mistakes), and the first image of an output read back to the host.
+void fill_seeded(const DeviceValue& v, void* at, cudaStream_t stream) {
+  const size_t bytes = v.bytes_at(1);
+  Tensor noise(DType::kF32, {static_cast<int64_t>(bytes / dtype_size(v.dtype))});
+  std::mt19937 rng(1234);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (float& x : noise.span<float>()) x = dist(rng);
+  const Tensor typed = noise.cast(v.dtype);
+  KILN_CUDA_CALL("tactic check", cudaMemcpyAsync(at, typed.raw(), bytes, cudaMemcpyHostToDevice, stream));
+  KILN_CUDA_CALL("tactic check", cudaStreamSynchronize(stream));
+}
+
+std::vector<uint8_t> read_first_image(const DeviceValue& v, const void* at, cudaStream_t stream) {
+  std::vector<uint8_t> host(v.bytes_at(1));
+  KILN_CUDA_CALL("tactic check", cudaMemcpyAsync(host.data(), at, host.size(), cudaMemcpyDeviceToHost, stream));
+  KILN_CUDA_CALL("tactic check", cudaStreamSynchronize(stream));
+  return host;
+}
 
 class AliasOp : public NodeOp {
  public:
@@ -127,10 +155,68 @@ class PoolOp : public NodeOp {
     p_.dilation_h = static_cast<int>(dil[0]);
     p_.dilation_w = static_cast<int>(dil[1]);
     p_.count_include_pad = a.get_int("count_include_pad", 0) != 0;
+    // cuDNN pools with one pad per axis, no dilation, and floor-mode output sizes.
+    const Dims& xd = in_[0].dims;
+    const Dims& yd = out_.dims;
+    cudnn_ok_ = p_.pad_top == p_.pad_bottom && p_.pad_left == p_.pad_right && p_.dilation_h == 1 &&
+                p_.dilation_w == 1 && xd.size() == 4 && yd.size() == 4 &&
+                yd[2] == 1 + (xd[2] + 2 * p_.pad_top - p_.kernel_h) / p_.stride_h &&
+                yd[3] == 1 + (xd[3] + 2 * p_.pad_left - p_.kernel_w) / p_.stride_w;
+  }
+  ~PoolOp() override {
+    if (pdesc_) cudnnDestroyPoolingDescriptor(pdesc_);
+    for (auto& [batch, d] : descs_) {
+      cudnnDestroyTensorDescriptor(d.first);
+      cudnnDestroyTensorDescriptor(d.second);
+    }
+  }
+
+  nlohmann::json tactic() const override { return cudnn_ok_ ? nlohmann::json{{"cudnn", use_cudnn_}} : nlohmann::json(); }
+  void set_tactic(const nlohmann::json& t) override { use_cudnn_ = cudnn_ok_ && t.value("cudnn", false); }
+  std::string describe_tactic() const override {
+    if (!cudnn_ok_) return {};
+    return fmt::format("{} ({:.3f} ms; own kernel {:.3f} ms)", use_cudnn_ ? "cuDNN pooling" : "own kernel",
+                       use_cudnn_ ? cudnn_ms_ : own_ms_, own_ms_);
+  }
+
+  // Times the own kernel against cudnnPoolingForward and keeps cuDNN only if it is faster
+  // and gives the same result (checked on one image: max pooling must match exactly).
+  void select_tactic(TacticTimer& timer) override {
+    if (!cudnn_ok_) return;
+    const std::string key = fmt::format("pool {} x{} y{} k{},{} s{},{} p{},{} inc{} {} {}", global_ ? "g" : "2d",
+                                        dims_to_string(in_[0].dims), dims_to_string(out_.dims), p_.kernel_h,
+                                        p_.kernel_w, p_.stride_h, p_.stride_w, p_.pad_top, p_.pad_left,
+                                        p_.count_include_pad, dtype_name(out_.dtype),
+                                        in_[0].layout == Layout::kNHWC ? "nhwc" : "nchw");
+    if (const nlohmann::json* cached = timer.lookup(key)) {
+      use_cudnn_ = cached->value("cudnn", false);
+      own_ms_ = cached->value("own_ms", 0.0);
+      cudnn_ms_ = cached->value("cudnn_ms", 0.0);
+      return;
+    }
+    RunState state = timer.state;
+    use_cudnn_ = false;
+    own_ms_ = timer.time_ms([&] { enqueue(state); });
+    try {
+      use_cudnn_ = true;
+      cudnn_ms_ = timer.time_ms([&] { enqueue(state); });
+      use_cudnn_ = cudnn_ms_ < own_ms_ && same_result(timer);
+    } catch (const Error&) {
+      use_cudnn_ = false;  // cuDNN refused this form: the own kernel runs
+    }
+    timer.store(key, {{"cudnn", use_cudnn_}, {"own_ms", own_ms_}, {"cudnn_ms", cudnn_ms_}});
   }
   void enqueue(const RunState& s) override {
     const Dims x = in_[0].dims_at(s.batch);
     const Dims y = out_.dims_at(s.batch);
+    if (use_cudnn_ && !global_) {
+      const auto& [xdesc, ydesc] = descs(s.batch);
+      const float one = 1.0f, zero = 0.0f;
+      KILN_CUDNN_CALL(label(), cudnnSetStream(s.cudnn, s.stream));
+      KILN_CUDNN_CALL(label(), cudnnPoolingForward(s.cudnn, pooling_desc(), &one, xdesc, s.at(in_id_[0]), &zero, ydesc,
+                                                   s.at(out_id_)));
+      return;
+    }
     if (global_) {
       KILN_CUDA_CALL(label(), global_pool(kind_, in_[0].layout, out_.dtype, x[0], x[1], x[2] * x[3], s.at(in_id_[0]),
                                           s.at(out_id_), s.stream));
@@ -149,9 +235,80 @@ class PoolOp : public NodeOp {
   }
 
  private:
+  cudnnPoolingDescriptor_t pooling_desc() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!pdesc_) {
+      KILN_CUDNN_CALL(label(), cudnnCreatePoolingDescriptor(&pdesc_));
+      const cudnnPoolingMode_t mode = kind_ == PoolKind::kMax ? CUDNN_POOLING_MAX
+                                      : p_.count_include_pad  ? CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING
+                                                              : CUDNN_POOLING_AVERAGE_COUNT_EXCLUDE_PADDING;
+      KILN_CUDNN_CALL(label(), cudnnSetPooling2dDescriptor(pdesc_, mode, CUDNN_NOT_PROPAGATE_NAN, p_.kernel_h,
+                                                           p_.kernel_w, p_.pad_top, p_.pad_left, p_.stride_h,
+                                                           p_.stride_w));
+    }
+    return pdesc_;
+  }
+
+  std::pair<cudnnTensorDescriptor_t, cudnnTensorDescriptor_t> descs(int batch) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = descs_.find(batch);
+    if (it != descs_.end()) return it->second;
+    auto make = [&](const DeviceValue& v) {
+      cudnnTensorDescriptor_t d = nullptr;
+      KILN_CUDNN_CALL(label(), cudnnCreateTensorDescriptor(&d));
+      const Dims dims = v.dims_at(batch);
+      const cudnnStatus_t st = cudnnSetTensor4dDescriptor(
+          d, v.layout == Layout::kNHWC ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW, cudnn_dtype(v.dtype),
+          static_cast<int>(dims[0]), static_cast<int>(dims[1]), static_cast<int>(dims[2]), static_cast<int>(dims[3]));
+      if (st != CUDNN_STATUS_SUCCESS) {
+        cudnnDestroyTensorDescriptor(d);
+        KILN_CUDNN_CALL(label(), st);
+      }
+      return d;
+    };
+    cudnnTensorDescriptor_t x = make(in_[0]);
+    cudnnTensorDescriptor_t y = nullptr;
+    try {
+      y = make(out_);
+    } catch (...) {
+      cudnnDestroyTensorDescriptor(x);
+      throw;
+    }
+    return descs_[batch] = {x, y};
+  }
+
+  // One image through both implementations; outputs compared on the host.
+  bool same_result(TacticTimer& timer) {
+    RunState state = timer.state;
+    state.batch = 1;
+    const size_t bytes = out_.bytes_at(1);
+    std::vector<uint8_t> own(bytes), lib(bytes);
+    fill_seeded(in_[0], state.at(in_id_[0]), state.stream);
+    use_cudnn_ = false;
+    enqueue(state);
+    own = read_first_image(out_, state.at(out_id_), state.stream);
+    use_cudnn_ = true;
+    enqueue(state);
+    lib = read_first_image(out_, state.at(out_id_), state.stream);
+    if (kind_ == PoolKind::kMax) return std::memcmp(own.data(), lib.data(), bytes) == 0;
+    const Dims flat = {static_cast<int64_t>(bytes / dtype_size(out_.dtype))};
+    Tensor a(out_.dtype, flat), b(out_.dtype, flat);
+    std::memcpy(a.raw(), own.data(), bytes);
+    std::memcpy(b.raw(), lib.data(), bytes);
+    const auto av = a.to_doubles(), bv = b.to_doubles();
+    for (size_t i = 0; i < av.size(); ++i)
+      if (std::abs(av[i] - bv[i]) > 1e-2 * (1.0 + std::abs(av[i]))) return false;
+    return true;
+  }
+
   bool global_ = false;
   PoolKind kind_ = PoolKind::kMax;
   Pool2dParams p_;
+  bool cudnn_ok_ = false, use_cudnn_ = false;
+  double own_ms_ = 0, cudnn_ms_ = 0;
+  std::mutex mutex_;
+  cudnnPoolingDescriptor_t pdesc_ = nullptr;
+  std::map<int, std::pair<cudnnTensorDescriptor_t, cudnnTensorDescriptor_t>> descs_;
 };
 
 class SoftmaxOp : public NodeOp {
@@ -220,11 +377,80 @@ class ConvertOp : public NodeOp {
     }
     const Dims d = x.dims_at(s.batch);
     const size_t es = dtype_size(out_.dtype);
+    if (permute_) {
+      // Per-element gather: with few channels (an RGB input) the tiled transpose leaves most
+      // of each 32x32 tile idle.
+      detail::PermutedIndex index;
+      index.rank = 4;
+      const int64_t n = d[0], c = d[1], h = d[2], w = d[3];
+      if (out_.layout == Layout::kNHWC) {
+        const int64_t dims[4] = {n, h, w, c}, strides[4] = {c * h * w, w, 1, h * w};
+        std::copy(dims, dims + 4, index.out_dims);
+        std::copy(strides, strides + 4, index.src_strides);
+      } else {
+        const int64_t dims[4] = {n, c, h, w}, strides[4] = {h * w * c, 1, w * c, c};
+        std::copy(dims, dims + 4, index.out_dims);
+        std::copy(strides, strides + 4, index.src_strides);
+      }
+      KILN_CUDA_CALL(label(), detail::launch_permute(es, index, n * c * h * w, src, dst, s.stream));
+      return;
+    }
     if (out_.layout == Layout::kNHWC)
       KILN_CUDA_CALL(label(), nchw_to_nhwc(es, d[0], d[1], d[2], d[3], src, dst, s.stream));
     else
       KILN_CUDA_CALL(label(), nhwc_to_nchw(es, d[0], d[1], d[2], d[3], src, dst, s.stream));
   }
+
+  nlohmann::json tactic() const override { return timed_ ? nlohmann::json{{"permute", permute_}} : nlohmann::json(); }
+  void set_tactic(const nlohmann::json& t) override {
+    permute_ = t.value("permute", false);
+    timed_ = true;
+  }
+  std::string describe_tactic() const override {
+    return timed_ ? fmt::format("{} ({:.3f} ms)", permute_ ? "per-element permute" : "tiled transpose", ms_) : "";
+  }
+  // Layout changes of thin tensors (fewer than 32 channels) time the tiled transpose
+  // against a per-element permute (both are exact byte moves) and keep the faster.
+  void select_tactic(TacticTimer& timer) override {
+    const DeviceValue& x = in_[0];
+    if (x.layout == out_.layout || x.dims.size() != 4 || x.dims[1] >= 32) return;
+    const std::string key = fmt::format("convert x{} {}->{} {}->{}", dims_to_string(x.dims), dtype_name(x.dtype),
+                                        dtype_name(out_.dtype), static_cast<int>(x.layout), static_cast<int>(out_.layout));
+    timed_ = true;
+    if (const nlohmann::json* cached = timer.lookup(key)) {
+      permute_ = cached->value("permute", false);
+      ms_ = cached->value("ms", 0.0);
+      return;
+    }
+    RunState state = timer.state;
+    permute_ = false;
+    const double tiled = timer.time_ms([&] { enqueue(state); });
+    double gathered = -1;
+    try {
+      permute_ = true;
+      gathered = timer.time_ms([&] { enqueue(state); });
+      if (gathered < tiled) {  // byte moves: both must give identical bytes
+        RunState one = state;
+        one.batch = 1;
+        fill_seeded(in_[0], state.at(in_id_[0]), state.stream);
+        permute_ = false;
+        enqueue(one);
+        const auto reference = read_first_image(out_, state.at(out_id_), state.stream);
+        permute_ = true;
+        enqueue(one);
+        if (read_first_image(out_, state.at(out_id_), state.stream) != reference) gathered = -1;
+      }
+    } catch (const Error&) {
+      gathered = -1;
+    }
+    permute_ = gathered >= 0 && gathered < tiled;
+    ms_ = permute_ ? gathered : tiled;
+    timer.store(key, {{"permute", permute_}, {"ms", ms_}});
+  }
+
+ private:
+  bool permute_ = false, timed_ = false;
+  double ms_ = 0;
 };
 
 // kiln.InputStage (image_input.h): uint8 [N,H,W,3] pixels -> normalized activations.
