@@ -238,6 +238,45 @@ TEST(CudaLowering, PointwiseConvAsGemmMatchesCpu) {
   std::filesystem::remove(path);
 }
 
+// Pooling through cuDNN and the per-element permute for thin layout conversions are timed
+// alternatives; the plan is edited so that both run whatever the timing chose.
+TEST(CudaLowering, CudnnPoolingAndPermuteTacticsMatchCpu) {
+  KILN_REQUIRE_GPU();
+  GraphBuilder b({1, 3, 18, 18});
+  ir::Attributes maxpool, avgpool;
+  maxpool.set("kernel_shape", std::vector<int64_t>{3, 3});
+  maxpool.set("strides", std::vector<int64_t>{2, 2});
+  maxpool.set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  avgpool = maxpool;
+  const int y = b.node("Relu", {b.conv(b.input(), 3, 16, 3, 1, 1)});
+  const int m = b.node("MaxPool", {y}, maxpool);
+  const int a = b.node("AveragePool", {y}, avgpool);
+  const ir::Graph g = b.finish({m, a});
+  const std::string path = (std::filesystem::temp_directory_path() / "kiln_cuda_pool_test.plan").string();
+  BuildOptions o;
+  o.device = "cuda:0";
+  for (Precision p : {Precision::kFP32, Precision::kFP16}) {
+    build_gpu(g, p, 3)->save_plan(path);
+    Plan plan = load_plan(path);
+    int forced = 0;
+    for (auto& t : plan.backend_data.at("tactics")) {
+      if (t.is_object() && t.contains("cudnn")) t["cudnn"] = true, ++forced;
+      if (t.is_object() && t.contains("permute")) t["permute"] = true, ++forced;
+    }
+    EXPECT_GE(forced, p == Precision::kFP16 ? 3 : 2) << precision_name(p);
+    auto engine = cuda::load_cuda_plan(plan, o);
+    for (int batch : {1, 3}) {
+      const Tensor x = random_tensor({batch, 3, 18, 18}, 90 + batch);
+      const auto want = cpu::run_graph(g, {x});
+      const auto got = run_gpu(*engine, {x}, 3);
+      ASSERT_EQ(got.size(), 2u);
+      for (size_t i = 0; i < 2; ++i)
+        EXPECT_LE(relative_l2(got[i], want[i]), tolerance(p)) << precision_name(p) << " output " << i;
+    }
+  }
+  std::filesystem::remove(path);
+}
+
 TEST(CudaLowering, ProfilingModeMatchesAndReports) {
   KILN_REQUIRE_GPU();
   const ir::Graph g = thin_input_convs();
