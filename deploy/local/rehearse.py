@@ -237,7 +237,10 @@ class Rehearsal:
         results["checks"] = checks
         for name, ok in checks.items():
             log(f"{'PASS' if ok else 'FAIL'}: {name}")
-        log(f"requests sent: {report.get('requests', '?')}, failed: {failures}, per zone: {served}")
+        sent = report.get("requests", {}).get("completed", "?")
+        log(f"requests sent: {sent}, failed: {failures}, served per zone: {served}, "
+            f"while {victim} was down: {results['survivor_requests_while_down']}, "
+            f"after it rejoined: {results['rejoined_zone_requests_after_restart']}")
         return results, all(checks.values())
 
     def cleanup(self):
@@ -252,12 +255,10 @@ class Rehearsal:
 
 
 def failed_requests(report):
+    """Failed client requests in a `kiln loadgen` JSON report (-1 when there is none)."""
     if not report:
         return -1
-    errors = report.get("errors", 0)
-    if isinstance(errors, dict):
-        return sum(errors.values())
-    return int(errors)
+    return int(report["requests"]["failed"]) + int(report["errors"]["total"])
 
 
 def main():
