@@ -143,8 +143,10 @@ TEST(CalibrationForBuild, CacheIsWrittenReusedAndCheckedAgainstTheGraph) {
   ASSERT_TRUE(fs::exists(cache));
   EXPECT_GE(lines.size(), 2u);  // a start line and one per batch
   float max_abs = 0;
-  for (int i = 0; i < 6; ++i)
-    for (float v : read_npy_file(data.file(fmt::format("s{}.npy", i))).span<float>()) max_abs = std::max(max_abs, std::fabs(v));
+  for (int i = 0; i < 6; ++i) {
+    const Tensor sample = read_npy_file(data.file(fmt::format("s{}.npy", i)));
+    for (float v : sample.span<float>()) max_abs = std::max(max_abs, std::fabs(v));
+  }
   EXPECT_NEAR(made.thresholds.at("x"), max_abs, max_abs * 0.01);
 
   lines.clear();
