@@ -59,18 +59,21 @@ struct Outputs {
 };
 
 Outputs classify_all(Engine& engine, const std::vector<std::string>& images, const image::Preprocess& pre,
-                     const std::vector<std::string>& labels, int batch_size) {
+                     const std::vector<std::string>& labels, int batch_size, bool fixed_batch) {
   Outputs out;
   auto context = engine.create_context();
   for (size_t start = 0; start < images.size(); start += static_cast<size_t>(batch_size)) {
     const size_t end = std::min(images.size(), start + static_cast<size_t>(batch_size));
-    const std::vector<std::string> paths(images.begin() + start, images.begin() + end);
+    std::vector<std::string> paths(images.begin() + start, images.begin() + end);
+    const size_t real = paths.size();
+    // A model with a fixed batch size gets full batches: the last one is padded with copies.
+    if (fixed_batch) paths.resize(static_cast<size_t>(batch_size), paths.back());
     const std::vector<Tensor> outputs = run_or_throw(*context, {load_image_batch(paths, pre)});
     KILN_CHECK(!outputs.empty(), "the model produced no outputs");
     const Tensor scores = outputs[0].dtype() == DType::kF32 ? outputs[0] : outputs[0].cast(DType::kF32);
     auto top = top_predictions(scores, labels, 5);
     const size_t per = static_cast<size_t>(scores.numel()) / paths.size();
-    for (size_t i = 0; i < paths.size(); ++i) {
+    for (size_t i = 0; i < real; ++i) {
       out.top5.push_back(std::move(top.at(i)));
       out.logits.emplace_back(scores.data<float>() + i * per, scores.data<float>() + (i + 1) * per);
     }
@@ -123,9 +126,14 @@ int run_eval(int argc, char** argv) {
     for (const std::string& p : images) truth.push_back(class_of(p, by_name, labels.size()));
   }
   LoadedModel loaded(model);
+  bool fixed_batch = false;
+  if (!loaded.inputs().empty() && !loaded.inputs()[0].dims.empty() && loaded.inputs()[0].dims[0] > 0) {
+    fixed_batch = true;
+    options.max_batch_size = static_cast<int>(loaded.inputs()[0].dims[0]);
+  }
 
   const Outputs got = classify_all(*build_for(loaded, options, precision), images, loaded.preprocess(), labels,
-                                   options.max_batch_size);
+                                   options.max_batch_size, fixed_batch);
   std::printf("kiln eval  %s\n  images     %zu under %s\n  device     %s\n  precision  %s\n", model.c_str(),
               images.size(), images_dir.c_str(), options.device.c_str(), precision.c_str());
   if (labelled) {
@@ -142,7 +150,7 @@ int run_eval(int argc, char** argv) {
   }
   if (!compare.empty()) {
     const Outputs ref = classify_all(*build_for(loaded, options, compare), images, loaded.preprocess(), labels,
-                                     options.max_batch_size);
+                                     options.max_batch_size, fixed_batch);
     size_t agree = 0;
     double overlap = 0, rel_sum = 0, rel_max = 0;
     for (size_t i = 0; i < images.size(); ++i) {

@@ -12,7 +12,7 @@ CLASSES = {"parrot.jpg": "macaw", "cat.bmp": "Egyptian cat", "grace_hopper.bmp":
 
 
 def test_int8_build_without_calibration_data_is_refused(kiln, zoo_model, tmp_path):
-    proc = kiln("build", "--input-model", zoo_model("mobilenetv2"), "--output-model", tmp_path / "m" / "1",
+    proc = kiln("build", "--input-model", zoo_model("mobilenet-v2"), "--output-model", tmp_path / "m" / "1",
                 "--precision", "int8")
     assert proc.returncode == 1, proc.stderr
     assert "--calib-data" in proc.stderr
@@ -20,7 +20,7 @@ def test_int8_build_without_calibration_data_is_refused(kiln, zoo_model, tmp_pat
 
 
 def test_int8_build_with_a_missing_calibration_folder_is_refused(kiln, zoo_model, tmp_path):
-    proc = kiln("build", "--input-model", zoo_model("mobilenetv2"), "--output-model", tmp_path / "m" / "1",
+    proc = kiln("build", "--input-model", zoo_model("mobilenet-v2"), "--output-model", tmp_path / "m" / "1",
                 "--precision", "int8", "--calib-data", tmp_path / "absent")
     assert proc.returncode == 1
     assert "absent" in proc.stderr and "calibration data folder" in proc.stderr
@@ -98,7 +98,7 @@ def make_qdq_conv_model(path):
     nodes.append(wn)
     nodes.append(helper.make_node("Conv", [h, w2], ["y"]))
     graph = helper.make_graph(nodes, "qdq_conv", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 5, 9, 9])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6, 5, 5])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 7
     onnx.checker.check_model(model)

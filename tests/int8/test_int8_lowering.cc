@@ -2,6 +2,8 @@
 // which convolutions run in INT8, where activations stay INT8, and the device constants.
 #ifdef KILN_HAVE_CUDA
 
+#include <cstdio>
+#include <cstring>
 #include <map>
 #include <random>
 
@@ -9,6 +11,7 @@
 
 #include "backends/cuda/int8/int8_lowering.h"
 #include "backends/cuda/lower_for_device.h"
+#include "engine/plan_format.h"
 #include "frontends/onnx/onnx_importer.h"
 #include "passes/pipeline.h"
 #include "zoo/zoo.h"
@@ -54,6 +57,46 @@ TEST(Int8Lowering, ResNet50ConvsRunInInt8WithInt8ActivationsBetweenThem) {
     if (y.dtype == DType::kI8) EXPECT_GT(n.attrs.get_float("y_inv_scale", 0), 0) << n.name;
   }
   EXPECT_EQ(int8_outputs, 51);  // all but conv1 (into the max pool) and the last (into the average pool)
+}
+
+// A plan keeps the INT8 weights, scale vectors and requantization attributes exactly.
+TEST(Int8Lowering, PlanRoundTripKeepsScalesAndInt8Weights) {
+  ir::Graph g = onnx::import_onnx_model(zoo::build_zoo_model("resnet50"), "zoo:resnet50", "");
+  passes::optimize_for_inference(g, Precision::kINT8);
+  quant::CalibrationTable table;
+  for (const ir::Value& v : g.values)
+    if (!v.is_constant()) table.thresholds[v.name] = 1.0f + static_cast<float>(v.name.size()) / 7.0f;
+  const LoweredGraph low = lower_for_device(g, Precision::kINT8, 2, &table);
+  Plan plan;
+  plan.graph = low.graph;
+  plan.backend = "cuda";
+  plan.precision = Precision::kINT8;
+  const std::string path = ::testing::TempDir() + "/int8_roundtrip.plan";
+  save_plan(plan, path);
+  const Plan back = load_plan(path);
+  EXPECT_EQ(back.precision, Precision::kINT8);
+  ASSERT_EQ(back.graph.nodes.size(), low.graph.nodes.size());
+  int checked = 0;
+  for (size_t i = 0; i < low.graph.nodes.size(); ++i) {
+    const ir::Node& a = low.graph.nodes[i];
+    const ir::Node& b = back.graph.nodes[i];
+    ASSERT_EQ(a.op, b.op);
+    ASSERT_EQ(a.domain, b.domain);
+    if (a.op != "Int8Conv") continue;
+    EXPECT_EQ(a.attrs.get_float("y_inv_scale", 0), b.attrs.get_float("y_inv_scale", 0)) << a.name;
+    EXPECT_EQ(a.attrs.get_float("z_scale", 0), b.attrs.get_float("z_scale", 0)) << a.name;
+    EXPECT_EQ(a.attrs.get_int("relu", 0), b.attrs.get_int("relu", 0)) << a.name;
+    for (size_t k = 1; k < 4; ++k) {
+      const Tensor& ta = *low.graph.value(a.inputs[k]).constant;
+      const Tensor& tb = *back.graph.value(b.inputs[k]).constant;
+      ASSERT_EQ(ta.dtype(), tb.dtype());
+      ASSERT_EQ(ta.dims(), tb.dims());
+      EXPECT_EQ(std::memcmp(ta.raw(), tb.raw(), ta.nbytes()), 0) << a.name << " input " << k;
+    }
+    ++checked;
+  }
+  EXPECT_EQ(checked, 53);
+  std::remove(path.c_str());
 }
 
 TEST(Int8Lowering, ConstantsArePaddedAndScaledPerChannel) {

@@ -67,7 +67,9 @@ TEST(Int8ResNet50, DISABLED_BenchmarkAndAgreement) {
     o.max_batch_size = max_batch;
     o.calib_data_dir = photos;
     o.calibrator = "entropy";
-    o.progress = [](const std::string& l) { if (l.find("calibrat") != std::string::npos) fmt::print("  {}\n", l); };
+    o.progress = [](const std::string& l) {
+      if (l.find("calibrat") != std::string::npos || l.find("Int8Conv") != std::string::npos) fmt::print("  {}\n", l);
+    };
     const auto t0 = std::chrono::steady_clock::now();
     auto e = cuda::make_cuda_backend(0)->build(g, o);
     fmt::print("built {} (max batch {}) in {:.1f} s\n", precision_name(p), max_batch,
