@@ -62,9 +62,15 @@ double kl_divergence(const std::vector<double>& p, std::vector<double> q) {
 }  // namespace
 
 float entropy_threshold(const AbsHistogram& h, int levels) {
-  const auto& counts = h.counts();
+  // The first bin is left out of the search: it holds the exact zeros that ReLU produces in
+  // bulk, which every threshold represents exactly. Left in, merging that spike with its
+  // neighbours dominates the divergence and drags the threshold down to the first
+  // candidate, clipping most real values.
+  std::vector<uint64_t> counts = h.counts();
+  counts[0] = 0;
   const int bins = h.bins();
   if (h.total() == 0 || h.max_abs() == 0) return 0;
+  if (std::all_of(counts.begin(), counts.end(), [](uint64_t c) { return c == 0; })) return h.max_abs();
   // Only bins up to the last non-empty one matter.
   int used = bins;
   while (used > 1 && counts[used - 1] == 0) --used;

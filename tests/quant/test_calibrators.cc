@@ -170,3 +170,21 @@ TEST(Calibrate, EmptyDataIsAnError) {
 
 }  // namespace
 }  // namespace kiln::quant
+
+namespace kiln::quant {
+namespace {
+
+TEST(Calibrators, EntropyOnAReluOutputKeepsTheBulkOfTheDistribution) {
+  // Half exact zeros (ReLU), half |N(0,1)|: the threshold must cover the bulk (a few
+  // sigma), not collapse towards the first candidate.
+  std::vector<float> v = gaussian(400000, 1.0f, 9);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = i % 2 ? std::fabs(v[i]) : 0.0f;
+  AbsHistogram h;
+  h.add(v);
+  const float t = entropy_threshold(h);
+  EXPECT_GT(t, 2.0f) << "max " << h.max_abs();
+  EXPECT_LT(t, h.max_abs() + 1e-3f);
+}
+
+}  // namespace
+}  // namespace kiln::quant
