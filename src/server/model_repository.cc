@@ -31,6 +31,21 @@ std::vector<int64_t> versions_on_disk(const std::string& base, Status* status) {
   return out;
 }
 
+// The directory holding version v: "1", or a zero-padded name such as "00001" (which
+// TF-TRT's converter writes).
+std::string version_directory(const std::string& base, int64_t v) {
+  const fs::path plain = fs::path(base) / std::to_string(v);
+  std::error_code ec;
+  if (fs::is_directory(plain, ec)) return plain.string();
+  for (const auto& e : fs::directory_iterator(base, ec)) {
+    const std::string n = e.path().filename().string();
+    if (e.is_directory(ec) && !n.empty() && n.size() <= 18 && std::all_of(n.begin(), n.end(), ::isdigit) &&
+        std::stoll(n) == v)
+      return e.path().string();
+  }
+  return plain.string();
+}
+
 void log_line(const std::string& s) {
   std::fprintf(stderr, "kiln serve: %s\n", s.c_str());
   std::fflush(stderr);
@@ -132,7 +147,7 @@ void ModelRepository::sync_model(const std::string& name) {
       models_.at(name).states.erase(0);
       models_.at(name).states[v] = {v, "LOADING", Status()};
     }
-    const std::string dir = (fs::path(config.base_path) / std::to_string(v)).string();
+    const std::string dir = version_directory(config.base_path, v);
     ModelConfig version_config = config;
     std::shared_ptr<ServedVersion> loaded;
     Status result;

@@ -47,12 +47,20 @@ ir::Graph finish(ir::Graph graph, const std::string& source, bool nhwc_input) {
     if (msg.rfind(source + ":", 0) == 0) throw;
     throw Error(fmt::format("{}: {}", source, msg), e.code());
   }
-  // TensorFlow's ImageNet models take 0..255 pixels minus the channel means, no std.
+  // TensorFlow's ImageNet models take 0..255 pixels minus the channel means, no std, at the
+  // input's own size (the central crop of an image resized by 256/224 of it).
+  int64_t side = 224;
+  if (!graph.inputs.empty()) {
+    const Dims& d = graph.value(graph.inputs[0]).dims;
+    const int64_t h = d.size() == 4 ? (nhwc_input ? d[1] : d[2]) : -1;
+    const int64_t w = d.size() == 4 ? (nhwc_input ? d[2] : d[3]) : -1;
+    if (h > 0 && h == w) side = h;
+  }
   graph.metadata.emplace_back(
       "kiln.preprocess",
-      fmt::format(R"({{"resize_shorter":256,"crop":224,"scale":1.0,"mean":[123.68,116.78,103.94],)"
+      fmt::format(R"({{"resize_shorter":{},"crop":{},"scale":1.0,"mean":[123.68,116.78,103.94],)"
                   R"("std":[1,1,1],"channel_order":"RGB","layout":"{}"}})",
-                  nhwc_input ? "NHWC" : "NCHW"));
+                  (side * 256 + 112) / 224, side, nhwc_input ? "NHWC" : "NCHW"));
   graph.metadata.emplace_back("kiln.source_format", "tensorflow");
   return graph;
 }
