@@ -43,8 +43,9 @@ class HttpServer {
   void shutdown(double timeout_seconds = 30);
   int64_t in_flight() const { return in_flight_->load(); }
 
+  struct Impl;  // the Asio contexts and acceptor (http_server.cc)
+
  private:
-  struct Impl;
   HttpServerOptions options_;
   HttpHandler handler_;
   int port_ = 0;
