@@ -9,6 +9,8 @@
 
 #include "cuda_engine_support.h"
 #include "frontends/onnx/onnx_importer.h"
+#include "image/image.h"
+#include "image/preprocess.h"
 #include "zoo/zoo.h"
 
 namespace kiln::cuda_test {
@@ -122,6 +124,42 @@ TEST(CudaZoo, DISABLED_Profile) {
     fmt::print("kiln fp16 batch {} (profiling, op by op): compute {:.3f} ms\n", batch, ctx->last_timing().compute_ms);
   }
 }
+
+}  // namespace
+}  // namespace kiln::cuda_test
+
+namespace kiln::cuda_test {
+namespace {
+
+// Every zoo model on the sample photos (data/images), per precision: the same top-1 as the
+// CPU backend for every photo, and logits within the precision's tolerance.
+class CudaZooPhotos : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CudaZooPhotos, MatchCpuPerPrecision) {
+  KILN_REQUIRE_GPU();
+  const ir::Graph g = onnx::import_onnx_model(zoo::build_zoo_model(GetParam()), "zoo:" + GetParam(), "");
+  std::vector<image::Image> photos;
+  for (const char* name : {"sample.jpg", "orange.jpg", "butterfly.jpg"})
+    photos.push_back(image::load_image(std::string(KILN_SOURCE_DIR) + "/data/images/" + name));
+  const Tensor x = image::preprocess_batch(photos, image::preprocess_from_metadata(g.metadata));
+  const auto want = cpu::run_graph(g, {x});
+  for (Precision p : gpu_precisions()) {
+    auto engine = build_gpu(g, p, 4);
+    const auto got = run_gpu(*engine, {x}, 2);
+    ASSERT_EQ(got.size(), 1u) << precision_name(p);
+    EXPECT_LE(relative_l2(got[0], want[0]), tolerance(p) * (p == Precision::kNative || p == Precision::kFP32 ? 10 : 1))
+        << GetParam() << " " << precision_name(p);
+    for (int64_t r = 0; r < x.dim(0); ++r)
+      EXPECT_EQ(argmax_row(got[0], r), argmax_row(want[0], r)) << GetParam() << " " << precision_name(p) << " photo " << r;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Zoo, CudaZooPhotos, ::testing::Values("resnet50", "resnet50-v2", "mobilenet-v2"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           std::replace(n.begin(), n.end(), '-', '_');
+                           return n;
+                         });
 
 }  // namespace
 }  // namespace kiln::cuda_test
