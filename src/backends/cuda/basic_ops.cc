@@ -7,6 +7,7 @@
 
 #include "backends/cuda/tactic_timer.h"
 
+#include "backends/cuda/kernels/argmax.h"
 #include "backends/cuda/kernels/cast.h"
 #include "backends/cuda/kernels/channel_affine.h"
 #include "backends/cuda/kernels/elementwise.h"
@@ -327,6 +328,30 @@ class SoftmaxOp : public NodeOp {
   bool log_;
 };
 
+// ArgMax over the last axis: a classifier's "classes" output (int64).
+class ArgMaxOp : public NodeOp {
+ public:
+  using NodeOp::NodeOp;
+  void enqueue(const RunState& s) override {
+    const Dims d = in_[0].dims_at(s.batch);
+    const int64_t cols = d.empty() ? 1 : d.back();
+    const int64_t rows = num_elements(d) / std::max<int64_t>(cols, 1);
+    KILN_CUDA_CALL(label(), argmax_last_axis(in_[0].dtype, rows, cols, s.at(in_id_[0]),
+                                             static_cast<int64_t*>(s.at(out_id_)), s.stream));
+  }
+};
+
+// Cast between integer types (int64 -> int32), as TensorFlow graphs do for class indices.
+class IntCastOp : public NodeOp {
+ public:
+  using NodeOp::NodeOp;
+  void enqueue(const RunState& s) override {
+    KILN_CUDA_CALL(label(), int64_to_int32(num_elements(in_[0].dims_at(s.batch)),
+                                           static_cast<const int64_t*>(s.at(in_id_[0])),
+                                           static_cast<int32_t*>(s.at(out_id_)), s.stream));
+  }
+};
+
 class ConcatOp : public NodeOp {
  public:
   ConcatOp(const ir::Node& node, const std::vector<DeviceValue>& values) : NodeOp(node, values) {
@@ -502,6 +527,8 @@ std::unique_ptr<DeviceOp> make_basic_op(const ir::Node& node, const std::vector<
     return std::make_unique<PoolOp>(node, values);
   if (op == "Softmax" || op == "LogSoftmax") return std::make_unique<SoftmaxOp>(node, values);
   if (op == "Concat") return std::make_unique<ConcatOp>(node, values);
+  if (op == "ArgMax") return std::make_unique<ArgMaxOp>(node, values);
+  if (op == "Cast") return std::make_unique<IntCastOp>(node, values);
   if (op == "Convert") return std::make_unique<ConvertOp>(node, values);
   if (op == "InputStage") return std::make_unique<InputStageOp>(node, values);
   return make_movement_op(node, values);

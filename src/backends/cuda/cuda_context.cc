@@ -215,7 +215,7 @@ class CudaContext : public ExecutionContext {
     if (profiling_) profiler_.collect(batch);
     for (size_t i = 0; i < p.outputs.size(); ++i) {
       const DeviceValue& v = p.values[p.outputs[i]];
-      Tensor t(DType::kF32, v.dims_at(batch));
+      Tensor t(v.dtype, v.dims_at(batch));  // f32 for float outputs (see lowering), else the index type
       std::memcpy(t.raw(), static_cast<char*>(pinned_out_) + out_offsets[i], t.nbytes());
       outputs->push_back(std::move(t));
     }

@@ -195,7 +195,8 @@ class CudaEngine : public Engine {
     for (const auto& op : core_->program.ops) tactics.push_back(op->tactic());
     for (const auto& t : core_->inputs)
       input_names.push_back({{"name", t.name}, {"dims", t.dims}, {"dtype", std::string(dtype_name(t.dtype))}});
-    for (const auto& t : core_->outputs) output_names.push_back({{"name", t.name}, {"dims", t.dims}});
+    for (const auto& t : core_->outputs)
+      output_names.push_back({{"name", t.name}, {"dims", t.dims}, {"dtype", std::string(dtype_name(t.dtype))}});
     plan.backend_data = {{"layouts", layouts},   {"batched", batched},       {"tactics", tactics},
                          {"inputs", input_names}, {"outputs", output_names}, {"cuda_graphs", core_->use_cuda_graphs}};
     kiln::save_plan(plan, path);
@@ -260,7 +261,10 @@ std::unique_ptr<Engine> load_cuda_engine(const Plan& plan, int device) {
       core->inputs.push_back({t.at("name").get<std::string>(), t.value("dtype", "f32") == "u8" ? DType::kU8 : DType::kF32,
                               t.at("dims").get<Dims>()});
     for (const auto& t : data.at("outputs"))
-      core->outputs.push_back({t.at("name").get<std::string>(), DType::kF32, t.at("dims").get<Dims>()});
+      core->outputs.push_back({t.at("name").get<std::string>(), dtype_from_name(t.value("dtype", "f32")),
+                               t.at("dims").get<Dims>()});
+    for (const auto& o : core->outputs)
+      if (o.dtype == DType::kUndefined) fail("plan's cuda backend data names an unknown output dtype");
     core->use_cuda_graphs = data.value("cuda_graphs", true);
   } catch (const nlohmann::json::exception& e) {
     fail("plan's cuda backend data is damaged: {}", e.what());

@@ -21,6 +21,8 @@ const std::set<std::string> kBinaryOps = {"Add", "Sub", "Mul", "Div"};
 const std::set<std::string> kReshapeOps = {"Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Dropout"};
 const std::set<std::string> kGemmOps = {"Gemm", "FusedGemm", "MatMul"};
 const std::set<std::string> kOtherOps = {"BatchNormalization", "Softmax", "LogSoftmax", "Concat"};
+// Classifier tails of TensorFlow graphs: global pooling written as a mean, ArgMax, int casts.
+const std::set<std::string> kTailOps = {"ReduceMean", "ArgMax", "Cast"};
 const std::set<std::string> kMovementOps = {"Slice", "Split", "Pad", "Transpose"};
 
 const char* layout_name(Layout l) { return l == Layout::kNHWC ? "nhwc" : "nchw"; }
@@ -57,7 +59,9 @@ class Lowering {
         throw Error(fmt::format("node \"{}\" ({}): {}", node.name, node.op, e.what()), e.code());
       }
     }
-    for (int& v : out_.graph.outputs) v = want(v, DType::kF32, Layout::kNCHW);
+    // Float outputs leave as f32 NCHW; integer outputs (class indices) as they are.
+    for (int& v : out_.graph.outputs)
+      v = want(v, kernels::is_kernel_float(g().value(v).dtype) ? DType::kF32 : g().value(v).dtype, Layout::kNCHW);
     return std::move(out_);
   }
 
@@ -103,6 +107,19 @@ class Lowering {
     out_.layouts[v] = rank(v) == 4 ? l : Layout::kNCHW;
   }
 
+  // ReduceMean over H and W of a 4-D tensor is global average pooling (TensorFlow writes
+  // global pooling that way); other means do not run on the GPU.
+  void lower_spatial_mean(ir::Node& n) {
+    const int64_t r = rank(n.inputs[0]);
+    std::vector<int64_t> axes = n.attrs.get_ints("axes");
+    for (auto& a : axes) a = normalize_axis(a, r);
+    std::sort(axes.begin(), axes.end());
+    if (r != 4 || axes != std::vector<int64_t>{2, 3})
+      fail_with(ErrorCode::kUnimplemented, "ReduceMean runs on the GPU only over H and W of a 4-D tensor");
+    n.op = "GlobalAveragePool";
+    n.attrs = {};
+  }
+
   DType float_dtype_of(int v) {
     const DType d = g().value(v).dtype;
     if (!kernels::is_kernel_float(d))
@@ -123,6 +140,7 @@ class Lowering {
     if (!cuda_supports_op(op) || (n.domain == "kiln" && op != "FusedConv" && op != "FusedGemm"))
       fail_with(ErrorCode::kUnimplemented, "op not supported by the CUDA backend");
     auto& in = n.inputs;
+    if (op == "ReduceMean") lower_spatial_mean(n);  // becomes a GlobalAveragePool below
     if (kConvOps.count(op)) {
       if (rank(in[0]) != 4) fail_with(ErrorCode::kUnimplemented, "only 2-D convolutions (4-D inputs) run on the GPU");
       require_constant(n, 1, "weight");
@@ -178,6 +196,18 @@ class Lowering {
       set_out(n.outputs[0], d, out_.layouts[in[0]]);
     } else if (kBinaryOps.count(op)) {
       lower_binary(n);
+    } else if (op == "ArgMax") {
+      in[0] = want(in[0], float_dtype_of(in[0]), Layout::kNCHW);
+      const int64_t r = rank(in[0]);
+      if (r == 0 || normalize_axis(n.attrs.get_int("axis", 0), r) != r - 1 || n.attrs.get_int("select_last_index", 0))
+        fail_with(ErrorCode::kUnimplemented, "ArgMax runs on the GPU over the last axis only (first index on ties)");
+      set_out(n.outputs[0], DType::kI64, Layout::kNCHW);
+    } else if (op == "Cast") {
+      const DType to = g().value(n.outputs[0]).dtype;
+      if (g().value(in[0]).dtype != DType::kI64 || to != DType::kI32)
+        fail_with(ErrorCode::kUnimplemented, "Cast from {} to {} does not run on the GPU (int64 to int32 does)",
+                  dtype_name(g().value(in[0]).dtype), dtype_name(to));
+      set_out(n.outputs[0], DType::kI32, Layout::kNCHW);
     } else if (op == "Softmax" || op == "LogSoftmax") {
       in[0] = want(in[0], float_dtype_of(in[0]), Layout::kNCHW);
       const Dims& d = g().value(in[0]).dims;
@@ -508,7 +538,8 @@ DType activation_dtype(Precision precision) {
 
 bool cuda_supports_op(const std::string& op) {
   for (const auto* set :
-       {&kConvOps, &kPoolOps, &kUnaryOps, &kBinaryOps, &kReshapeOps, &kGemmOps, &kOtherOps, &kMovementOps})
+       {&kConvOps, &kPoolOps, &kUnaryOps, &kBinaryOps, &kReshapeOps, &kGemmOps, &kOtherOps, &kMovementOps,
+        &kTailOps})
     if (set->count(op)) return true;
   return false;
 }
