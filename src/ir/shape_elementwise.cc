@@ -1,6 +1,7 @@
 // Shape functions of elementwise ops: unary activations, broadcasting arithmetic,
 // Softmax, Cast and Clip; plus the helpers every shape function shares.
 #include "ir/shape_functions.h"
+#include "ir/onnx_dtype.h"
 
 namespace kiln::ir {
 
@@ -17,18 +18,9 @@ const Tensor* constant_input(const Graph& g, const Node& n, size_t i) {
 }
 
 DType dtype_from_onnx_enum(int64_t t) {
-  switch (t) {
-    case 1: return DType::kF32;
-    case 2: return DType::kU8;
-    case 3: return DType::kI8;
-    case 6: return DType::kI32;
-    case 7: return DType::kI64;
-    case 9: return DType::kBool;
-    case 10: return DType::kF16;
-    case 11: return DType::kF64;
-    case 16: return DType::kBF16;
-    default: fail_with(ErrorCode::kUnimplemented, "ONNX data type {} is not supported", t);
-  }
+  const DType d = dtype_from_onnx_code(t);
+  if (d == DType::kUndefined) fail_with(ErrorCode::kUnimplemented, "ONNX data type {} is not supported", t);
+  return d;
 }
 
 void infer_identity(Graph& g, const Node& n) {

@@ -32,18 +32,7 @@ DType kserve_dtype_from_name(std::string_view name) {
   return DType::kUndefined;
 }
 
-std::string_view tf_error_code_name(ErrorCode c) {
-  switch (c) {
-    case ErrorCode::kOk: return "OK";
-    case ErrorCode::kInvalidArgument: return "INVALID_ARGUMENT";
-    case ErrorCode::kNotFound: return "NOT_FOUND";
-    case ErrorCode::kUnimplemented: return "UNIMPLEMENTED";
-    case ErrorCode::kFailedPrecondition: return "FAILED_PRECONDITION";
-    case ErrorCode::kResourceExhausted: return "RESOURCE_EXHAUSTED";
-    case ErrorCode::kUnavailable: return "UNAVAILABLE";
-    case ErrorCode::kInternal: return "INTERNAL";
-  }
-  return "UNKNOWN";
-}
+// TensorFlow Serving's status codes carry the same names as kiln's error codes.
+std::string_view tf_error_code_name(ErrorCode c) { return error_code_name(c); }
 
 }  // namespace kiln::server

@@ -1,24 +1,16 @@
 // Cast between every kiln dtype (f32, f64, f16, bf16, i8, u8, i32, i64, bool). The
 // target comes from `to` as an ONNX TensorProto data type number, or as a kiln dtype name.
 #include "backends/cpu/kernel_functions.h"
+#include "ir/onnx_dtype.h"
 
 namespace kiln::cpu {
 
 namespace {
 
 DType dtype_from_onnx(int64_t code) {
-  switch (code) {
-    case 1: return DType::kF32;
-    case 2: return DType::kU8;
-    case 3: return DType::kI8;
-    case 6: return DType::kI32;
-    case 7: return DType::kI64;
-    case 9: return DType::kBool;
-    case 10: return DType::kF16;
-    case 11: return DType::kF64;
-    case 16: return DType::kBF16;
-    default: fail_with(ErrorCode::kUnimplemented, "Cast to ONNX data type {} is not supported", code);
-  }
+  const DType t = ir::dtype_from_onnx_code(code);
+  if (t == DType::kUndefined) fail_with(ErrorCode::kUnimplemented, "Cast to ONNX data type {} is not supported", code);
+  return t;
 }
 
 DType target_dtype(const ir::Attributes& attrs) {

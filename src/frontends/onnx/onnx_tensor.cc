@@ -1,4 +1,5 @@
 #include "frontends/onnx/onnx_tensor.h"
+#include "ir/onnx_dtype.h"
 
 #include <charconv>
 #include <cstring>
@@ -63,35 +64,9 @@ std::string read_external(const TP& proto, const std::string& base_dir, size_t n
 
 }  // namespace
 
-DType dtype_from_onnx(int32_t t) {
-  switch (t) {
-    case TP::FLOAT: return DType::kF32;
-    case TP::UINT8: return DType::kU8;
-    case TP::INT8: return DType::kI8;
-    case TP::INT32: return DType::kI32;
-    case TP::INT64: return DType::kI64;
-    case TP::BOOL: return DType::kBool;
-    case TP::FLOAT16: return DType::kF16;
-    case TP::DOUBLE: return DType::kF64;
-    case TP::BFLOAT16: return DType::kBF16;
-    default: return DType::kUndefined;
-  }
-}
+DType dtype_from_onnx(int32_t t) { return ir::dtype_from_onnx_code(t); }
 
-int32_t dtype_to_onnx(DType d) {
-  switch (d) {
-    case DType::kF32: return TP::FLOAT;
-    case DType::kU8: return TP::UINT8;
-    case DType::kI8: return TP::INT8;
-    case DType::kI32: return TP::INT32;
-    case DType::kI64: return TP::INT64;
-    case DType::kBool: return TP::BOOL;
-    case DType::kF16: return TP::FLOAT16;
-    case DType::kF64: return TP::DOUBLE;
-    case DType::kBF16: return TP::BFLOAT16;
-    default: return TP::UNDEFINED;
-  }
-}
+int32_t dtype_to_onnx(DType d) { return static_cast<int32_t>(ir::onnx_code_of(d)); }
 
 Tensor tensor_from_onnx(const TP& proto, const std::string& base_dir) {
   const std::string& name = proto.name();

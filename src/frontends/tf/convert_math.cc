@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "frontends/tf/tf_types.h"
+#include "ir/onnx_dtype.h"
 
 namespace kiln::tf {
 
@@ -13,18 +14,9 @@ int64_t nhwc_to_nchw_axis(int64_t axis) {
 }
 
 int64_t onnx_type_code(DType t) {
-  switch (t) {
-    case DType::kF32: return 1;
-    case DType::kU8: return 2;
-    case DType::kI8: return 3;
-    case DType::kI32: return 6;
-    case DType::kI64: return 7;
-    case DType::kBool: return 9;
-    case DType::kF16: return 10;
-    case DType::kF64: return 11;
-    case DType::kBF16: return 16;
-    default: fail("no ONNX type code for dtype {}", dtype_name(t));
-  }
+  const int64_t code = ir::onnx_code_of(t);
+  if (code == 0) fail("no ONNX type code for dtype {}", dtype_name(t));
+  return code;
 }
 
 int int64_constant(TfConverter& c, const std::string& name, const std::vector<int64_t>& values) {
