@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "engine/graph_io.h"
+#include "engine/plan_format.h"
 #include "image/image.h"
 #include "image/labels.h"
 #include "runtime/model_loader.h"
@@ -39,7 +40,15 @@ image::Preprocess adapt_to_input(image::Preprocess p, const Dims& dims) {
 }  // namespace
 
 LoadedModel::LoadedModel(const std::string& path) : path_(path) {
-  if (detect_model_format(path) == ModelFormat::kPlan) return;
+  if (detect_model_format(path) == ModelFormat::kPlan) {
+    // A plan keeps its model's metadata, so images are prepared as for the model it came
+    // from (a TF graph's 240x240 [-1, 1] input, say), not with the ImageNet defaults.
+    const Plan plan = load_plan(path);
+    preprocess_ = image::preprocess_from_metadata(plan.graph.metadata);
+    if (!has_metadata(plan.graph, image::kPreprocessMetadataKey) && !plan.graph.inputs.empty())
+      preprocess_ = adapt_to_input(preprocess_, plan.graph.value(plan.graph.inputs[0]).dims);
+    return;
+  }
   graph_ = import_model(path);
   inputs_ = graph_inputs(*graph_);
   preprocess_ = image::preprocess_from_metadata(graph_->metadata);
@@ -57,6 +66,15 @@ Tensor load_image_batch(const std::vector<std::string>& paths, const image::Prep
   images.reserve(paths.size());
   for (const std::string& p : paths) images.push_back(image::load_image(p));
   return image::preprocess_batch(images, preprocess);
+}
+
+Tensor load_image_batch_for(const Engine& engine, const std::vector<std::string>& paths,
+                            const image::Preprocess& preprocess) {
+  if (engine.inputs().empty() || engine.inputs()[0].dtype != DType::kU8) return load_image_batch(paths, preprocess);
+  std::vector<image::Image> images;
+  images.reserve(paths.size());
+  for (const std::string& p : paths) images.push_back(image::load_image(p));
+  return image::pixel_batch(images, preprocess);
 }
 
 std::string find_data_file(const std::string& relative) {

@@ -20,7 +20,7 @@ class LoadedModel {
  public:
   explicit LoadedModel(const std::string& path);
   const std::string& path() const { return path_; }
-  // Preprocessing from the model metadata; when the model states none, the ImageNet
+  // Preprocessing from the model (or plan) metadata; when it states none, the ImageNet
   // defaults adapted to the input's spatial size and layout.
   const image::Preprocess& preprocess() const { return preprocess_; }
   const std::vector<TensorInfo>& inputs() const { return inputs_; }
@@ -35,6 +35,10 @@ class LoadedModel {
 
 // Decodes and preprocesses the images into one batch for the model's first input.
 Tensor load_image_batch(const std::vector<std::string>& paths, const image::Preprocess& preprocess);
+// The same images as `engine`'s first input takes them: normalized floats, or resized
+// uint8 pixels for engines built with --image-input (they normalize on the device).
+Tensor load_image_batch_for(const Engine& engine, const std::vector<std::string>& paths,
+                            const image::Preprocess& preprocess);
 
 // A file under kiln's data folder: $KILN_DATA_DIR if set, else the first "data" folder
 // found next to or above the executable, else ./data.

@@ -95,11 +95,16 @@ ModeResult bench_mode(const LoadedModel& model, const std::string& mode, const B
 
   try {
     std::unique_ptr<ExecutionContext> context = engine->create_context();
-    const std::vector<Tensor> outputs = run_or_throw(*context, {batch});
+    // A plan built with --image-input takes the resized uint8 pixels: 4x fewer bytes to copy.
+    const Tensor pixels = engine->inputs().at(0).dtype == DType::kU8
+                              ? replicate(load_image_batch_for(*engine, {s.image}, model.preprocess()), s.batch_size)
+                              : Tensor();
+    const Tensor& input = pixels.empty() ? batch : pixels;
+    const std::vector<Tensor> outputs = run_or_throw(*context, {input});
     KILN_CHECK(!outputs.empty(), "the model produced no outputs");
     r.top5 = top_predictions(outputs[0], labels, 5).at(0);
     log.progress(fmt::format("[{}] timing", mode));
-    const TimingResult t = time_runs(*context, {batch}, s.timing);
+    const TimingResult t = time_runs(*context, {input}, s.timing);
     r.iterations = static_cast<int>(t.total_ms.size());
     r.throughput = t.elapsed_s > 0 ? static_cast<double>(r.iterations) * s.batch_size / t.elapsed_s : 0;
     r.latency = summarize(t.total_ms);

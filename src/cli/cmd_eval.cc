@@ -68,7 +68,7 @@ Outputs classify_all(Engine& engine, const std::vector<std::string>& images, con
     const size_t real = paths.size();
     // A model with a fixed batch size gets full batches: the last one is padded with copies.
     if (fixed_batch) paths.resize(static_cast<size_t>(batch_size), paths.back());
-    const std::vector<Tensor> outputs = run_or_throw(*context, {load_image_batch(paths, pre)});
+    const std::vector<Tensor> outputs = run_or_throw(*context, {load_image_batch_for(engine, paths, pre)});
     KILN_CHECK(!outputs.empty(), "the model produced no outputs");
     const Tensor scores = outputs[0].dtype() == DType::kF32 ? outputs[0] : outputs[0].cast(DType::kF32);
     auto top = top_predictions(scores, labels, 5);

@@ -127,7 +127,9 @@ int run_run(int argc, char** argv) {
     for (size_t first = 0; first < decoded.size(); first += chunk) {
       const size_t last = std::min(decoded.size(), first + chunk);
       const std::vector<image::Image> slice(decoded.begin() + first, decoded.begin() + last);
-      parts.push_back(run_or_throw(*context, {image::preprocess_batch(slice, loaded.preprocess())}));
+      const bool pixels = engine->inputs().at(0).dtype == DType::kU8;  // built with --image-input
+      parts.push_back(run_or_throw(*context, {pixels ? image::pixel_batch(slice, loaded.preprocess())
+                                                     : image::preprocess_batch(slice, loaded.preprocess())}));
     }
     outputs = concat_batches(parts);
   } else {

@@ -1,6 +1,7 @@
 #include "image/preprocess.h"
 
 #include <cmath>
+#include <cstring>
 
 #include <nlohmann/json.hpp>
 
@@ -117,7 +118,10 @@ void preprocess_into(const Image& image, const Preprocess& p, float* dst) {
   }
 }
 
-Tensor preprocess_batch(const std::vector<Image>& images, const Preprocess& p) {
+namespace {
+
+// The common output size of a batch; throws naming the first image that differs.
+std::pair<int, int> batch_size_of(const std::vector<Image>& images, const Preprocess& p) {
   KILN_CHECK(!images.empty(), "preprocess: empty batch");
   const auto [h, w] = preprocessed_size(images[0].width, images[0].height, p);
   for (size_t i = 1; i < images.size(); ++i) {
@@ -126,6 +130,26 @@ Tensor preprocess_batch(const std::vector<Image>& images, const Preprocess& p) {
                "preprocess: image {} becomes {}x{} but image 0 becomes {}x{}; set a crop size to batch them", i,
                size_i.second, size_i.first, w, h);
   }
+  return {h, w};
+}
+
+}  // namespace
+
+Tensor pixel_batch(const std::vector<Image>& images, const Preprocess& p) {
+  validate(p, "preprocess");
+  const auto [h, w] = batch_size_of(images, p);
+  const int64_t n = static_cast<int64_t>(images.size());
+  Tensor batch(DType::kU8, Dims{n, h, w, 3});
+  const size_t per_image = static_cast<size_t>(h) * w * 3;
+  for (size_t i = 0; i < images.size(); ++i) {
+    const Image ready = resize_and_crop(images[i], p);
+    std::memcpy(batch.data<uint8_t>() + i * per_image, ready.rgb.data(), per_image);
+  }
+  return batch;
+}
+
+Tensor preprocess_batch(const std::vector<Image>& images, const Preprocess& p) {
+  const auto [h, w] = batch_size_of(images, p);
   const int64_t n = static_cast<int64_t>(images.size());
   Tensor batch(DType::kF32, p.nhwc ? Dims{n, h, w, 3} : Dims{n, 3, h, w});
   float* out = batch.data<float>();

@@ -46,4 +46,9 @@ void preprocess_into(const Image& image, const Preprocess& p, float* dst);
 // A batch [N,3,H,W] (or [N,H,W,3]) of f32; all images must preprocess to one size.
 Tensor preprocess_batch(const std::vector<Image>& images, const Preprocess& p);
 
+// Resized and cropped but not normalized: uint8 [N,H,W,3] RGB, the input of engines that
+// normalize on the device (BuildOptions::image_input); p's mean, std, scale, bgr and
+// layout are the engine's business and are not applied here.
+Tensor pixel_batch(const std::vector<Image>& images, const Preprocess& p);
+
 }  // namespace kiln::image

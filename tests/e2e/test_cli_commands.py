@@ -109,6 +109,14 @@ def test_bench_tf_trt_flag_spellings(kiln, exporter_net, tmp_path):
     assert results["modes"][0]["speedup_vs_native"] is None
 
 
+def test_build_image_input_needs_a_gpu_device(kiln, zoo_model, tmp_path):
+    proc = kiln("build", "--input-model", zoo_model("mobilenet-v2"), "--output-model", tmp_path / "1",
+                "--image-input", "--device", "cpu")
+    assert proc.returncode != 0
+    assert "--image-input" in proc.stderr and "cuda" in proc.stderr
+    assert not (tmp_path / "1").exists()
+
+
 def test_run_prints_top_k_for_images(kiln, zoo_model):
     from conftest import parse_predictions
     images = [REPO / "data" / "images" / n for n in ("sample.jpg", "orange.jpg")]

@@ -1,3 +1,5 @@
+#include <cstring>
+
 #include <gtest/gtest.h>
 
 #include "core/error.h"
@@ -104,6 +106,24 @@ TEST(Preprocess, BatchIsResizeThenCropThenNormalize) {
       for (int i = 0; i < 224 * 224; i += 97)
         ASSERT_NEAR(out[c * 224 * 224 + i], (expected.rgb[i * 3 + c] / 255.f - p.mean[c]) / p.std[c], 1e-5f);
   }
+}
+
+TEST(Preprocess, PixelBatchIsResizeThenCropWithoutNormalizing) {
+  const std::vector<Image> images = {pattern_image(300, 260), pattern_image(260, 400)};
+  Preprocess p;
+  p.bgr = true;  // channel order and normalization are the engine's: pixels stay RGB
+  const Tensor batch = pixel_batch(images, p);
+  ASSERT_EQ(batch.dtype(), DType::kU8);
+  ASSERT_EQ(batch.dims(), (Dims{2, 224, 224, 3}));
+  for (int n = 0; n < 2; ++n) {
+    int w = 0, h = 0;
+    size_for_shorter_side(images[n].width, images[n].height, 256, &w, &h);
+    const Image expected = center_crop(resize_bilinear(images[n], w, h), 224, 224);
+    EXPECT_EQ(0, std::memcmp(batch.data<uint8_t>() + n * 224 * 224 * 3, expected.rgb.data(), 224 * 224 * 3));
+  }
+  Preprocess uncropped;
+  uncropped.crop = 0;
+  EXPECT_THROW(pixel_batch({pattern_image(300, 260), pattern_image(260, 400)}, uncropped), Error);
 }
 
 TEST(Preprocess, BatchOfDifferentSizesWithoutCropIsRejected) {

@@ -4,16 +4,39 @@
 #include <mutex>
 
 #include "backends/cuda/kernels/elementwise.h"
+#include "backends/cuda/tactic_timer.h"
 
 namespace kiln::cuda {
 
 namespace {
 
 constexpr size_t kGemmWorkspace = 32u << 20;
+constexpr int kGemmCandidates = 8;  // heuristic results timed per batch bucket
+
+// cuBLASLt algorithms are opaque 64-byte structs that its documentation allows to be
+// stored and reused; plans hold them as 8 integers (the plan records the library version).
+nlohmann::json algo_to_json(const cublasLtMatmulAlgo_t& algo) {
+  return nlohmann::json(std::vector<uint64_t>(std::begin(algo.data), std::end(algo.data)));
+}
+cublasLtMatmulAlgo_t algo_from_json(const nlohmann::json& j) {
+  cublasLtMatmulAlgo_t algo{};
+  const auto words = j.get<std::vector<uint64_t>>();
+  if (words.size() != std::size(algo.data)) throw nlohmann::json::other_error::create(501, "algo: 8 words expected", &j);
+  std::copy(words.begin(), words.end(), std::begin(algo.data));
+  return algo;
+}
+
+// The algorithm timed fastest for one batch bucket.
+struct GemmTactic {
+  int batch = 0;
+  cublasLtMatmulAlgo_t algo{};
+  double ms = 0;
+};
 
 struct BatchPlan {
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, d = nullptr;
   cublasLtMatmulAlgo_t algo{};
+  bool timed = false;  // algo comes from build-time timing, not the first heuristic
   ~BatchPlan() {
     if (a) cublasLtMatrixLayoutDestroy(a);
     if (b) cublasLtMatrixLayoutDestroy(b);
@@ -67,9 +90,58 @@ class GemmOp : public DeviceOp {
 
   size_t workspace_bytes() const override { return kGemmWorkspace; }
 
-  void enqueue(const RunState& s) override {
+  // Times cuBLASLt's top heuristic candidates at each tactic batch, as TensorRT's builder
+  // does: the heuristic's first choice is often not the fastest for narrow GEMMs such as a
+  // classifier head at small batch.
+  void select_tactic(TacticTimer& timer) override {
+    const std::vector<int> batches = timer.batches.empty() ? std::vector<int>{max_batch_} : timer.batches;
+    std::vector<GemmTactic> chosen;
+    for (int batch : batches) {
+      const std::string key = fmt::format("gemm {} m{} k{} n{} ta{} tb{} bias{} act{} compute{}", dtype_name(in_dtype_),
+                                          av_.dims_at(batch)[trans_a_ ? 1 : 0], k_, n_, trans_a_, trans_b_, c_ >= 0,
+                                          static_cast<int>(act_.kind), static_cast<int>(compute_));
+      if (const nlohmann::json* cached = timer.lookup(key)) {
+        try {
+          chosen.push_back({batch, algo_from_json(cached->at("algo")), cached->value("ms", 0.0)});
+          continue;
+        } catch (const nlohmann::json::exception&) {
+          // a damaged entry is timed again
+        }
+      }
+      GemmTactic best = time_batch(timer, batch);
+      if (best.ms <= 0) continue;  // nothing timed: runs use the heuristic's choice
+      chosen.push_back(best);
+      timer.store(key, {{"algo", algo_to_json(best.algo)}, {"ms", best.ms}});
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    tactics_ = std::move(chosen);
+    plans_.clear();
+  }
+
+  nlohmann::json tactic() const override {
+    nlohmann::json list = nlohmann::json::array();
+    for (const GemmTactic& t : tactics_) list.push_back({{"batch", t.batch}, {"algo", algo_to_json(t.algo)}, {"ms", t.ms}});
+    return {{"gemm", list}};
+  }
+  void set_tactic(const nlohmann::json& j) override {
+    std::vector<GemmTactic> list;
+    if (j.is_object() && j.contains("gemm"))
+      for (const auto& t : j.at("gemm")) list.push_back({t.at("batch").get<int>(), algo_from_json(t.at("algo")), t.value("ms", 0.0)});
+    std::lock_guard<std::mutex> lock(mutex_);
+    tactics_ = std::move(list);
+    plans_.clear();
+  }
+  std::string describe_tactic() const override {
+    if (tactics_.empty()) return "cuBLASLt heuristic";
+    const GemmTactic& t = tactics_.back();
+    return fmt::format("cuBLASLt timed ({} candidates), {:.3f} ms at batch {}", kGemmCandidates, t.ms, t.batch);
+  }
+
+  void enqueue(const RunState& s) override { run(s, plan(s)); }
+
+ private:
+  void run(const RunState& s, const BatchPlan& p) {
     const std::string& where = label();
-    BatchPlan& p = plan(s);
     if (c_ >= 0) {
       const void* bias = s.at(c_);
       KILN_CUBLAS_CALL(where, cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
@@ -83,7 +155,55 @@ class GemmOp : public DeviceOp {
       KILN_CUDA_CALL(where, kernels::activation(act_, DType::kF32, num_elements(yv_.dims_at(s.batch)), y, y, s.stream));
   }
 
- private:
+  // Matrix layouts of one batch size.
+  std::unique_ptr<BatchPlan> layouts(int batch) {
+    const std::string& where = label();
+    auto p = std::make_unique<BatchPlan>();
+    const int64_t m = av_.dims_at(batch)[trans_a_ ? 1 : 0];
+    const cudaDataType_t t = cuda_dtype(in_dtype_);
+    KILN_CUBLAS_CALL(where, trans_b_ ? cublasLtMatrixLayoutCreate(&p->b, t, k_, n_, k_)
+                                     : cublasLtMatrixLayoutCreate(&p->b, t, n_, k_, n_));
+    KILN_CUBLAS_CALL(where, trans_a_ ? cublasLtMatrixLayoutCreate(&p->a, t, m, k_, m)
+                                     : cublasLtMatrixLayoutCreate(&p->a, t, k_, m, k_));
+    KILN_CUBLAS_CALL(where, cublasLtMatrixLayoutCreate(&p->d, CUDA_R_32F, n_, m, n_));
+    return p;
+  }
+
+  std::vector<cublasLtMatmulHeuristicResult_t> heuristics(cublasLtHandle_t handle, const BatchPlan& p, int count) {
+    cublasLtMatmulPreference_t pref = nullptr;
+    KILN_CUBLAS_CALL(label(), cublasLtMatmulPreferenceCreate(&pref));
+    size_t ws = kGemmWorkspace;
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
+    std::vector<cublasLtMatmulHeuristicResult_t> results(static_cast<size_t>(count));
+    int found = 0;
+    const cublasStatus_t st =
+        cublasLtMatmulAlgoGetHeuristic(handle, desc_, p.b, p.a, p.d, p.d, pref, count, results.data(), &found);
+    cublasLtMatmulPreferenceDestroy(pref);
+    KILN_CUBLAS_CALL(label(), st);
+    results.resize(static_cast<size_t>(found));
+    return results;
+  }
+
+  GemmTactic time_batch(TacticTimer& timer, int batch) {
+    GemmTactic best;
+    const int saved_batch = timer.state.batch;
+    timer.state.batch = batch;
+    std::unique_ptr<BatchPlan> p = layouts(batch);
+    for (const auto& candidate : heuristics(timer.state.cublaslt, *p, kGemmCandidates)) {
+      if (candidate.state != CUBLAS_STATUS_SUCCESS || candidate.workspaceSize > kGemmWorkspace) continue;
+      p->algo = candidate.algo;
+      double ms;
+      try {
+        ms = timer.time_ms([&] { run(timer.state, *p); });
+      } catch (const Error&) {
+        continue;  // a candidate that fails to launch is not a tactic
+      }
+      if (best.ms <= 0 || ms < best.ms) best = {batch, candidate.algo, ms};
+    }
+    timer.state.batch = saved_batch;
+    return best;
+  }
+
   BatchPlan& plan(const RunState& s) {
     // The bias pointer lives in the shared descriptor; contexts on other threads set the
     // same weight address, so concurrent writes agree.
@@ -91,27 +211,27 @@ class GemmOp : public DeviceOp {
     auto& slot = plans_[s.batch];
     if (slot) return *slot;
     const std::string& where = label();
-    auto p = std::make_unique<BatchPlan>();
+    std::unique_ptr<BatchPlan> p = layouts(s.batch);
     const int64_t m = av_.dims_at(s.batch)[trans_a_ ? 1 : 0];
-    const cudaDataType_t t = cuda_dtype(in_dtype_);
-    KILN_CUBLAS_CALL(where, trans_b_ ? cublasLtMatrixLayoutCreate(&p->b, t, k_, n_, k_)
-                                     : cublasLtMatrixLayoutCreate(&p->b, t, n_, k_, n_));
-    KILN_CUBLAS_CALL(where, trans_a_ ? cublasLtMatrixLayoutCreate(&p->a, t, m, k_, m)
-                                     : cublasLtMatrixLayoutCreate(&p->a, t, k_, m, k_));
-    KILN_CUBLAS_CALL(where, cublasLtMatrixLayoutCreate(&p->d, CUDA_R_32F, n_, m, n_));
-    cublasLtMatmulPreference_t pref = nullptr;
-    KILN_CUBLAS_CALL(where, cublasLtMatmulPreferenceCreate(&pref));
-    size_t ws = kGemmWorkspace;
-    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
-    cublasLtMatmulHeuristicResult_t result{};
-    int found = 0;
-    const cublasStatus_t st =
-        cublasLtMatmulAlgoGetHeuristic(s.cublaslt, desc_, p->b, p->a, p->d, p->d, pref, 1, &result, &found);
-    cublasLtMatmulPreferenceDestroy(pref);
-    KILN_CUBLAS_CALL(where, st);
-    if (found == 0)
+    // The timed algorithm of this batch's bucket, if cuBLASLt accepts it at this exact m.
+    if (!tactics_.empty()) {
+      std::vector<int> batches;
+      for (const GemmTactic& t : tactics_) batches.push_back(t.batch);
+      const GemmTactic& t = tactics_[tactic_bucket(batches, s.batch)];
+      cublasLtMatmulHeuristicResult_t check{};
+      if (cublasLtMatmulAlgoCheck(s.cublaslt, desc_, p->b, p->a, p->d, p->d, &t.algo, &check) == CUBLAS_STATUS_SUCCESS &&
+          check.workspaceSize <= kGemmWorkspace) {
+        p->algo = t.algo;
+        p->timed = true;
+        slot = std::move(p);
+        return *slot;
+      }
+    }
+    const auto results = heuristics(s.cublaslt, *p, 1);
+    if (results.empty())
       fail_with(ErrorCode::kUnimplemented, "{}: cuBLASLt has no algorithm for [{}x{}]x[{}x{}] in {}", where, m, k_, k_,
                 n_, dtype_name(in_dtype_));
+    const cublasLtMatmulHeuristicResult_t& result = results[0];
     p->algo = result.algo;
     slot = std::move(p);
     return *slot;
@@ -128,6 +248,7 @@ class GemmOp : public DeviceOp {
   cublasComputeType_t compute_ = CUBLAS_COMPUTE_32F;
   cublasLtMatmulDesc_t desc_ = nullptr;
   std::mutex mutex_;
+  std::vector<GemmTactic> tactics_;  // ascending batch buckets; empty: heuristic only
   std::map<int, std::unique_ptr<BatchPlan>> plans_;
 };
 
