@@ -1,11 +1,14 @@
 #include "backends/cuda/cuda_backend.h"
 
+#include <optional>
+
 #include <cuda_runtime.h>
 
 #include "backends/cuda/cuda_engine.h"
 #include "backends/cuda/lower_for_device.h"
 #include "passes/pipeline.h"
 #include "quant/calibration_data.h"
+#include "quant/qdq_folding.h"
 
 namespace kiln::cuda {
 
@@ -31,11 +34,19 @@ class CudaBackend : public Backend {
     activation_dtype(options.precision);  // unsupported precisions fail before any work
     ir::Graph optimized = graph;
     passes::optimize_for_inference(optimized, options.precision);
+    // Explicitly quantized models: the Q/DQ pairs become the INT8 ranges (no calibration),
+    // then the ReLUs they stood for fuse into the convolutions like any other.
+    std::optional<quant::QdqFolding> qdq;
+    if (quant::has_qdq_nodes(optimized)) {
+      qdq = quant::fold_qdq(optimized);
+      passes::optimize_for_inference(optimized, options.precision);
+      if (options.progress)
+        options.progress(fmt::format("Q/DQ model: {} activation ranges from {} Q/DQ pairs ({} ReLU, {} Clip), {} "
+                                     "dequantized constants",
+                                     qdq->table.thresholds.size(), qdq->pairs, qdq->relus, qdq->clips, qdq->constants));
+    }
     if (options.precision == Precision::kINT8) {
-      if (quant::has_qdq_nodes(optimized))
-        fail_with(ErrorCode::kUnimplemented,
-                  "explicitly quantized (QuantizeLinear/DequantizeLinear) models do not build for int8 on the CUDA "
-                  "backend yet; run them on the CPU backend (--device cpu), which executes the Q/DQ pairs as written");
+      if (qdq) return build_cuda_engine(optimized, options, device_, &qdq->table);
       const quant::CalibrationTable table =
           quant::calibration_for_build(optimized, options.calib_data_dir, options.calib_batches, options.calibrator,
                                        options.calib_cache_path, options.progress);

@@ -519,6 +519,13 @@ ir::Graph with_batch(const ir::Graph& graph, int64_t batch) {
   return g;
 }
 
+// The batch the graph's first input states (its dims[0]), or 0 when it is dynamic.
+int64_t fixed_batch(const ir::Graph& graph) {
+  if (graph.inputs.empty()) return 0;
+  const Dims& d = graph.value(graph.inputs[0]).dims;
+  return !d.empty() && d[0] > 0 ? d[0] : 0;
+}
+
 }  // namespace
 
 DType activation_dtype(Precision precision) {
@@ -565,9 +572,26 @@ LoweredGraph lower_for_device(const ir::Graph& graph, Precision precision, int m
                               const quant::CalibrationTable* table) {
   if (max_batch < 1) fail("max batch size must be at least 1, got {}", max_batch);
   activation_dtype(precision);  // rejects unsupported precisions before any work
-  const ir::Graph at_max = with_batch(graph, max_batch);
-  const ir::Graph at_next = with_batch(graph, max_batch + 1);
+  // A model whose reshapes name literal shapes (a fixed batch, often 1) runs only at its
+  // own batch; that is found by re-inferring shapes at the asked batch and the next one.
+  const int64_t fixed = fixed_batch(graph);
+  ir::Graph at_max;
+  try {
+    at_max = with_batch(graph, max_batch);
+  } catch (const Error& e) {
+    if (fixed > 0 && fixed != max_batch)
+      fail_with(ErrorCode::kInvalidArgument, "the model only runs at batch {} (its shapes are fixed: {}); build with "
+                "max batch {}", fixed, e.what(), fixed);
+    throw;
+  }
   std::vector<bool> batched(at_max.values.size(), false);
+  ir::Graph at_next;
+  try {
+    at_next = with_batch(graph, max_batch + 1);
+  } catch (const Error&) {
+    if (fixed != max_batch) throw;
+    return Lowering(at_max, batched, precision, table).run();  // nothing varies with the batch
+  }
   for (size_t v = 0; v < at_max.values.size(); ++v) {
     const ir::Value& a = at_max.values[v];
     const ir::Value& b = at_next.values[v];
