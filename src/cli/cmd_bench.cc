@@ -69,6 +69,7 @@ struct BenchSettings {
   int batch_size = 1;
   TimingPlan timing;
   std::string calib_data;
+  std::string calibrator = "entropy";
 };
 
 ModeResult bench_mode(const LoadedModel& model, const std::string& mode, const BenchSettings& s,
@@ -80,6 +81,7 @@ ModeResult bench_mode(const LoadedModel& model, const std::string& mode, const B
   options.precision = parse_precision(mode);
   options.max_batch_size = s.batch_size;
   options.calib_data_dir = s.calib_data;
+  options.calibrator = s.calibrator;
   options.progress = [&log, &mode](const std::string& line) { log.progress(fmt::format("[{}] {}", mode, line)); };
 
   std::unique_ptr<Engine> engine;
@@ -142,6 +144,9 @@ int run_bench(int argc, char** argv) {
   app.add_option("--output-dir", output_dir, "where log.txt, results.json and chart.svg go")->capture_default_str();
   app.add_option("--labels", labels_path, "class names, one per line (default: data/imagenet_classes.txt)");
   app.add_option("--calib-data", s.calib_data, "images or .npy tensors for int8/fp8 calibration");
+  app.add_option("--calibrator", s.calibrator, "int8/fp8 calibrator: entropy, percentile or minmax")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"entropy", "percentile", "minmax"}));
   if (auto exit_code = parse_flags(app, argc, argv)) return *exit_code;
   if (s.timing.iterations == 0) s.timing.duration_s = duration > 0 ? duration : 5.0;
   s.device = device.empty() ? best_device() : device;
