@@ -70,6 +70,15 @@ __global__ void direct_conv_kernel(DirectConvParams p, const int8_t* x, const in
   }
 }
 
+__global__ void fold_kernel(const float* scale, const float* bias, int k_pad, float y_inv, float z_scale,
+                            float* out_scale, float* out_bias, float* out_z_scale) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= k_pad) return;
+  out_scale[i] = __fmul_rn(scale[i], y_inv);
+  out_bias[i] = __fmul_rn(bias[i], y_inv);
+  out_z_scale[i] = __fmul_rn(z_scale, y_inv);
+}
+
 int blocks_for(int64_t total) {
   const int64_t b = (total + 255) / 256;
   return static_cast<int>(b < 65535 * 8 ? (b > 0 ? b : 1) : 65535 * 8);
@@ -95,6 +104,14 @@ cudaError_t direct_conv(const DirectConvParams& p, const int8_t* x, const int8_t
 cudaError_t conv_epilogue(const EpilogueParams& p, cudaStream_t stream) {
   const int64_t total = p.pixels * (p.y_int8 ? p.k_pad : p.k);
   epilogue_kernel<<<blocks_for(total), 256, 0, stream>>>(p);
+  return cudaGetLastError();
+}
+
+cudaError_t fold_epilogue_constants(const float* scale, const float* bias, int k_pad, float y_inv_scale,
+                                    float z_scale, float* out_scale, float* out_bias, float* out_z_scale,
+                                    cudaStream_t stream) {
+  fold_kernel<<<(k_pad + 255) / 256, 256, 0, stream>>>(scale, bias, k_pad, y_inv_scale, z_scale, out_scale, out_bias,
+                                                       out_z_scale);
   return cudaGetLastError();
 }
 

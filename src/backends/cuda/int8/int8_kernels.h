@@ -47,4 +47,11 @@ struct EpilogueParams {
 };
 cudaError_t conv_epilogue(const EpilogueParams& p, cudaStream_t stream);
 
+// Epilogue constants for the fused (library) tactics, with the output's requantization
+// folded in so the library needs no final multiply: out_scale = scale * y_inv_scale,
+// out_bias = bias * y_inv_scale, out_z_scale = z_scale * y_inv_scale (all k_pad long).
+cudaError_t fold_epilogue_constants(const float* scale, const float* bias, int k_pad, float y_inv_scale,
+                                    float z_scale, float* out_scale, float* out_bias, float* out_z_scale,
+                                    cudaStream_t stream);
+
 }  // namespace kiln::cuda::int8

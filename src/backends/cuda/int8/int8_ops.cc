@@ -1,9 +1,15 @@
 #include "backends/cuda/int8/int8_ops.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <mutex>
+#include <optional>
 
+#include "backends/cuda/int8/cudnn_int8_graph.h"
+#include "backends/cuda/int8/imma_gemm.h"
 #include "backends/cuda/int8/int8_kernels.h"
+#include "backends/cuda/kernels/gemm_cublaslt.h"
 #include "backends/cuda/tactic_timer.h"
 
 namespace kiln::cuda {
@@ -41,10 +47,54 @@ class QuantizeOp : public DeviceOp {
   DeviceValue xv_;
 };
 
+// The candidate families of an INT8 convolution (see docs/precision.md, "Tactics").
+enum class Family { kLegacy, kDirect, kCudnnGraph, kCublasLt };
+
+const char* family_name(Family f) {
+  switch (f) {
+    case Family::kLegacy: return "legacy";
+    case Family::kDirect: return "direct";
+    case Family::kCudnnGraph: return "cudnn_graph";
+    case Family::kCublasLt: return "cublaslt_imma";
+  }
+  return "?";
+}
+
+// KILN_INT8_TACTIC=legacy|direct|cudnn_graph|cublaslt restricts tactic selection to one
+// family (tests, and comparing families on one model); unset or empty: all families.
+std::optional<Family> forced_family() {
+  const char* env = std::getenv("KILN_INT8_TACTIC");
+  if (!env || !*env) return std::nullopt;
+  const std::string v = env;
+  if (v == "legacy") return Family::kLegacy;
+  if (v == "direct") return Family::kDirect;
+  if (v == "cudnn_graph") return Family::kCudnnGraph;
+  if (v == "cublaslt" || v == "cublaslt_imma") return Family::kCublasLt;
+  fail("KILN_INT8_TACTIC=\"{}\": expected legacy, direct, cudnn_graph or cublaslt", v);
+}
+
+// Fused graph candidates finalized per layer: runtime-fusion engines compile at finalize
+// (about a second each), so the build time grows with this. KILN_INT8_GRAPH_CANDIDATES
+// overrides it.
+int graph_candidate_cap() {
+  const char* env = std::getenv("KILN_INT8_GRAPH_CANDIDATES");
+  const int n = env ? std::atoi(env) : 0;
+  return n > 0 ? n : 4;
+}
+constexpr int kImmaCandidates = 8;
+
+// What runs at one batch size: descriptors of the legacy path, and the plan or GEMM of a
+// fused family built for this batch (lazily, from the stored engine/algo).
 struct Int8Descs {
   cudnnTensorDescriptor_t x = nullptr, y = nullptr;
-  bool use_fallback = false;
+  bool use_fallback = false;  // the chosen family could not be built at this batch: direct kernel
+  std::string fallback_reason;
+  std::unique_ptr<int8::FusedConvGraph> graph;  // before plan: destroyed after it
+  std::unique_ptr<int8::FusedConvPlan> plan;
+  std::unique_ptr<int8::ImmaConvGemm> gemm;
+  kernels::GemmAlgo gemm_algo;
   ~Int8Descs() {
+    plan.reset();
     if (x) cudnnDestroyTensorDescriptor(x);
     if (y) cudnnDestroyTensorDescriptor(y);
   }
@@ -73,7 +123,10 @@ class Int8ConvOp : public DeviceOp {
     k_ = static_cast<int>(values[y_].dtype == DType::kI8 ? accv_.dims[1] : values[y_].dims[1]);
     k_pad_ = static_cast<int>(accv_.dims[1]);
     y_int8_ = values[y_].dtype == DType::kI8;
-    if (z_ >= 0) z_kind_ = values[z_].dtype == DType::kI8 ? int8::ResidualKind::kInt8 : int8::ResidualKind::kF16;
+    if (z_ >= 0) {
+      z_kind_ = values[z_].dtype == DType::kI8 ? int8::ResidualKind::kInt8 : int8::ResidualKind::kF16;
+      z_channels_ = static_cast<int>(values[z_].dims[1]);
+    }
     const auto& a = node.attrs;
     relu_ = a.get_int("relu", 0) != 0;
     y_inv_scale_ = a.get_float("y_inv_scale", 1.0f);
@@ -98,105 +151,358 @@ class Int8ConvOp : public DeviceOp {
     direct_params_.stride_w = static_cast<int>(strides[1]);
     direct_params_.dil_h = static_cast<int>(dil[0]);
     direct_params_.dil_w = static_cast<int>(dil[1]);
-    key_ = fmt::format("int8conv x{} w{} pads{},{} s{},{} d{},{}", dims_to_string(xv_.dims), dims_to_string(w.dims),
-                       pads[0], pads[1], strides[0], strides[1], dil[0], dil[1]);
+    // The fused families compute the epilogue too, so it is part of the key ("int8conv2":
+    // entries of the conv-only tactics, timed before these families existed, are not reused).
+    key_ = fmt::format("int8conv2 x{} w{} pads{},{} s{},{} d{},{} y{}{} z{} relu{}", dims_to_string(xv_.dims),
+                       dims_to_string(w.dims), pads[0], pads[1], strides[0], strides[1], dil[0], dil[1],
+                       y_int8_ ? "i8" : "f16", k_, static_cast<int>(z_kind_), relu_ ? 1 : 0);
     max_batch_ = static_cast<int>(xv_.dims[0]);
   }
   ~Int8ConvOp() override {
+    descs_.clear();
     cudnnDestroyFilterDescriptor(wdesc_);
     cudnnDestroyConvolutionDescriptor(cdesc_);
+    if (folded_) cudaFree(folded_);
   }
 
   size_t workspace_bytes() const override { return workspace_; }
-  // algo -1: the direct kernel.
+
   nlohmann::json tactic() const override {
-    return {{"algo", direct_ ? -1 : static_cast<int>(algo_)}, {"workspace", workspace_}};
+    nlohmann::json t = {{"family", family_name(family_)}, {"workspace", workspace_}};
+    switch (family_) {
+      case Family::kLegacy: t["algo"] = static_cast<int>(algo_); break;
+      case Family::kDirect: t["algo"] = -1; break;
+      case Family::kCudnnGraph: t.update(engine_.to_json()); break;
+      case Family::kCublasLt: t["algo"] = nlohmann::json::parse(gemm_algo_.to_json()); break;
+    }
+    return t;
   }
+  // Plans saved before the fused families store {"algo": N, "workspace": W}: no "family"
+  // means legacy (algo -1: the direct kernel).
   void set_tactic(const nlohmann::json& t) override {
-    const int algo = t.at("algo").get<int>();
-    direct_ = algo < 0;
-    if (!direct_) algo_ = static_cast<cudnnConvolutionFwdAlgo_t>(algo);
-    workspace_ = t.at("workspace").get<size_t>();
+    try {
+      const std::string family = t.value("family", "legacy");
+      if (family == "legacy" || family == "direct") {
+        const int algo = t.at("algo").get<int>();
+        family_ = algo < 0 || family == "direct" ? Family::kDirect : Family::kLegacy;
+        if (family_ == Family::kLegacy) algo_ = static_cast<cudnnConvolutionFwdAlgo_t>(algo);
+      } else if (family == "cudnn_graph") {
+        family_ = Family::kCudnnGraph;
+        engine_ = int8::EngineChoice::from_json(t);
+      } else if (family == "cublaslt_imma") {
+        family_ = Family::kCublasLt;
+        gemm_algo_ = kernels::GemmAlgo::from_json(t.at("algo").dump());
+      } else {
+        fail("{}: unknown INT8 tactic family \"{}\"", label(), family);
+      }
+      workspace_ = t.value("workspace", size_t{0});
+    } catch (const nlohmann::json::exception& e) {
+      fail("{}: damaged INT8 tactic {}: {}", label(), t.dump(), e.what());
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    descs_.clear();  // per-batch plans of another tactic
   }
+
   std::string describe_tactic() const override {
-    return fmt::format("int8 {}{}", direct_ ? "direct kernel (cuDNN: " + cudnn_error_ + ")" : fmt::format("algo {}", static_cast<int>(algo_)),
-                       ms_ > 0 ? fmt::format(", {:.3f} ms", ms_) : "");
+    std::string what;
+    switch (family_) {
+      case Family::kLegacy: what = fmt::format("legacy algo {}", static_cast<int>(algo_)); break;
+      case Family::kDirect: what = "direct kernel"; break;
+      case Family::kCudnnGraph: what = "cudnn_graph " + engine_.describe(); break;
+      case Family::kCublasLt: what = "cublaslt_imma " + gemm_algo_.describe(); break;
+    }
+    std::string out = "int8 " + what;
+    if (ms_ > 0) out += fmt::format(", {:.3f} ms", ms_);
+    if (timed_ > 0) out += fmt::format(" (best of {})", timed_);
+    if (!skipped_.empty()) {
+      out += fmt::format("; {} skipped: ", skipped_.size());
+      for (size_t i = 0; i < skipped_.size() && i < 3; ++i) out += (i ? " | " : "") + skipped_[i].substr(0, 240);
+      if (skipped_.size() > 3) out += " | ...";
+    }
+    return out;
   }
 
   void select_tactic(TacticTimer& timer) override {
-    if (const nlohmann::json* cached = timer.lookup(key_)) {
+    const std::optional<Family> forced = forced_family();
+    const std::string key = forced ? key_ + " forced " + family_name(*forced) : key_;
+    if (const nlohmann::json* cached = timer.lookup(key)) {
       set_tactic(*cached);
       ms_ = cached->value("ms", 0.0);
+      skipped_ = cached->value("skipped", std::vector<std::string>{});
       return;
     }
-    const Int8Descs& d = descs(max_batch_, timer.state.cudnn);
-    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-    int found = 0;
-    std::vector<cudnnConvolutionFwdAlgo_t> candidates;
-    if (cudnnGetConvolutionForwardAlgorithm_v7(timer.state.cudnn, d.x, wdesc_, cdesc_, d.y,
-                                               CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf) == CUDNN_STATUS_SUCCESS)
-      for (int i = 0; i < found; ++i)
-        if (perf[i].status == CUDNN_STATUS_SUCCESS) candidates.push_back(perf[i].algo);
-    // The configuration cuDNN documents for INT8, tried even when the heuristics stay silent.
-    candidates.push_back(CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM);
-    double best = -1;
-    nlohmann::json chosen;
-    std::string last_error = "no candidate";
-    for (cudnnConvolutionFwdAlgo_t algo : candidates) {
-      size_t ws = 0;
-      if (cudnnGetConvolutionForwardWorkspaceSize(timer.state.cudnn, d.x, wdesc_, cdesc_, d.y, algo, &ws) !=
-              CUDNN_STATUS_SUCCESS ||
-          ws > timer.workspace_limit)
-        continue;
-      algo_ = algo;
-      workspace_ = ws;
-      double ms;
-      try {
-        ms = timer.time_ms([&] { enqueue(timer.state); });
-      } catch (const Error& e) {
-        last_error = e.what();
-        continue;
-      }
-      if (best < 0 || ms < best) {
-        best = ms;
-        chosen = tactic();
-      }
+    RunState& state = timer.state;
+    state.batch = max_batch_;
+    skipped_.clear();
+    timed_ = 0;
+    Best best;
+    const auto want = [&](Family f) { return !forced || *forced == f; };
+    if (want(Family::kCudnnGraph)) try_graph(timer, best);
+    if (want(Family::kCublasLt)) try_imma(timer, best);
+    if (want(Family::kLegacy) || (forced && best.ms < 0 && *forced != Family::kDirect)) {
+      if (forced && *forced != Family::kLegacy)
+        skipped_.push_back(fmt::format("forced family {} unavailable: using the others", family_name(*forced)));
+      try_legacy(timer, best);
     }
-    if (best < 0) {  // cuDNN has no INT8 kernel for this shape here: the direct kernel, slow but exact
-      direct_ = true;
+    if (best.ms < 0 || (forced && *forced == Family::kDirect)) {  // slow but always there
+      family_ = Family::kDirect;
       workspace_ = 0;
-      best = timer.time_ms([&] { enqueue(timer.state); });
-      chosen = tactic();
-      if (!last_error.empty()) cudnn_error_ = last_error;
+      best = Best{};
+      best.ms = timer.time_ms([&] { run_direct(state); });
+      best.tactic = tactic();
+      ++timed_;
     }
-    set_tactic(chosen);
-    ms_ = best;
-    chosen["ms"] = best;
-    timer.store(key_, chosen);
+    set_tactic(best.tactic);
+    ms_ = best.ms;
+    {  // the winner at max batch is kept: no second compile of the same plan
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (best.graph && best.plan) {
+        auto d = make_descs(max_batch_);
+        d->graph = std::move(best.graph);
+        d->plan = std::move(best.plan);
+        descs_[max_batch_] = std::move(d);
+      } else if (best.gemm) {
+        auto d = make_descs(max_batch_);
+        d->gemm = std::move(best.gemm);
+        d->gemm_algo = gemm_algo_;
+        descs_[max_batch_] = std::move(d);
+      }
+    }
+    nlohmann::json stored = tactic();
+    stored["ms"] = best.ms;
+    if (!skipped_.empty()) stored["skipped"] = skipped_;
+    timer.store(key, stored);
   }
 
   void enqueue(const RunState& s) override {
-    const std::string& where = label();
-    const Int8Descs& d = descs(s.batch, s.cudnn);
-    const float one = 1.0f, zero = 0.0f;
-    if (direct_ || d.use_fallback) {
-      const Dims xd = xv_.dims_at(s.batch), yd = accv_.dims_at(s.batch);
-      int8::DirectConvParams p = direct_params_;
-      p.n = static_cast<int>(xd[0]);
-      p.c = static_cast<int>(xd[1]);
-      p.h = static_cast<int>(xd[2]);
-      p.w = static_cast<int>(xd[3]);
-      p.k = static_cast<int>(yd[1]);
-      p.ho = static_cast<int>(yd[2]);
-      p.wo = static_cast<int>(yd[3]);
-      KILN_CUDA_CALL(where, int8::direct_conv(p, static_cast<const int8_t*>(s.at(x_)),
-                                              static_cast<const int8_t*>(s.at(w_)), static_cast<float*>(s.at(acc_)),
-                                              s.stream));
-    } else {
-      KILN_CUDNN_CALL(where, cudnnSetStream(s.cudnn, s.stream));
-      KILN_CUDNN_CALL(where, cudnnConvolutionForward(s.cudnn, &one, d.x, s.at(x_), wdesc_, s.at(w_), cdesc_, algo_,
-                                                     s.workspace, workspace_, &zero, d.y, s.at(acc_)));
+    const Int8Descs& d = descs(s);
+    if (d.use_fallback || family_ == Family::kDirect) return run_direct(s);
+    switch (family_) {
+      case Family::kLegacy: return run_legacy(s, d, algo_, workspace_);
+      case Family::kCudnnGraph: return run_graph(s, *d.plan);
+      case Family::kCublasLt: return run_imma(s, *d.gemm, d.gemm_algo);
+      case Family::kDirect: break;
     }
+  }
+
+ private:
+  struct Best {
+    double ms = -1;
+    nlohmann::json tactic;
+    std::unique_ptr<int8::FusedConvGraph> graph;
+    std::unique_ptr<int8::FusedConvPlan> plan;
+    std::unique_ptr<int8::ImmaConvGemm> gemm;
+  };
+
+  // Keeps the candidate if it beat the best so far (the op's current tactic fields
+  // describe it when this is called).
+  bool keep_if_best(Best& best, double ms) {
+    ++timed_;
+    if (best.ms >= 0 && ms >= best.ms) return false;
+    best.ms = ms;
+    best.tactic = tactic();
+    return true;
+  }
+
+  void try_legacy(TacticTimer& timer, Best& best) {
+    RunState& state = timer.state;
+    const std::unique_ptr<Int8Descs> owned = make_descs(max_batch_);
+    const Int8Descs& d = *owned;
+    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+    int found = 0;
+    std::vector<cudnnConvolutionFwdAlgo_t> candidates;
+    if (cudnnGetConvolutionForwardAlgorithm_v7(state.cudnn, d.x, wdesc_, cdesc_, d.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+                                               &found, perf) == CUDNN_STATUS_SUCCESS)
+      for (int i = 0; i < found; ++i)
+        if (perf[i].status == CUDNN_STATUS_SUCCESS) candidates.push_back(perf[i].algo);
+    // The configuration cuDNN documents for INT8, tried even when the heuristics stay silent.
+    if (std::find(candidates.begin(), candidates.end(), CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM) ==
+        candidates.end())
+      candidates.push_back(CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM);
+    for (cudnnConvolutionFwdAlgo_t algo : candidates) {
+      size_t ws = 0;
+      if (cudnnGetConvolutionForwardWorkspaceSize(state.cudnn, d.x, wdesc_, cdesc_, d.y, algo, &ws) !=
+          CUDNN_STATUS_SUCCESS) {
+        skipped_.push_back(fmt::format("legacy algo {}: no workspace size", static_cast<int>(algo)));
+        continue;
+      }
+      if (ws > timer.workspace_limit) continue;
+      double ms;
+      try {
+        ms = timer.time_ms([&] { run_legacy(state, d, algo, ws); });
+      } catch (const Error& e) {
+        skipped_.push_back(fmt::format("legacy algo {}: {}", static_cast<int>(algo), e.what()));
+        continue;
+      }
+      family_ = Family::kLegacy;
+      algo_ = algo;
+      workspace_ = ws;
+      if (keep_if_best(best, ms)) {
+        best.graph.reset();
+        best.plan.reset();
+        best.gemm.reset();
+      }
+    }
+  }
+
+  void try_graph(TacticTimer& timer, Best& best) {
+    RunState& state = timer.state;
+    std::unique_ptr<int8::FusedConvGraph> graph;
+    std::vector<int8::EngineChoice> choices;
+    try {
+      ensure_folded(state);
+      graph = std::make_unique<int8::FusedConvGraph>(int8::graph_build_handle(), graph_spec(max_batch_));
+      std::vector<std::string> notes;
+      choices = graph->candidates(graph_candidate_cap(), &notes);
+      for (const std::string& n : notes) skipped_.push_back(fmt::format("cudnn_graph {}", n));
+      if (choices.empty()) skipped_.push_back("cudnn_graph: no engine for " + graph->spec().describe());
+    } catch (const Error& e) {
+      skipped_.push_back(fmt::format("cudnn_graph: {}", e.what()));
+      return;
+    }
+    for (const int8::EngineChoice& choice : choices) {
+      std::unique_ptr<int8::FusedConvPlan> plan;
+      double ms;
+      try {
+        plan = graph->make_plan(choice);
+        if (plan->workspace_bytes() > timer.workspace_limit)
+          fail("workspace {} bytes above the limit {}", plan->workspace_bytes(), timer.workspace_limit);
+        ms = timer.time_ms([&] { run_graph(state, *plan); });
+      } catch (const Error& e) {
+        skipped_.push_back(fmt::format("cudnn_graph {} ({}): {}", choice.describe(), choice.source, e.what()));
+        continue;
+      }
+      family_ = Family::kCudnnGraph;
+      engine_ = choice;
+      workspace_ = plan->workspace_bytes();
+      if (keep_if_best(best, ms)) {
+        best.plan = std::move(plan);
+        best.gemm.reset();
+      }
+    }
+    // A graph plan is the best so far only if it came from this loop; it keeps its graph.
+    if (best.plan) best.graph = std::move(graph);
+  }
+
+  void try_imma(TacticTimer& timer, Best& best) {
+    RunState& state = timer.state;
+    std::string why_not = imma_ineligible();
+    if (!why_not.empty()) {
+      // Only worth a note when the family was asked for or could have applied.
+      if (forced_family()) skipped_.push_back("cublaslt_imma: " + why_not);
+      return;
+    }
+    std::unique_ptr<int8::ImmaConvGemm> gemm;
+    std::vector<kernels::GemmAlgo> algos;
+    try {
+      ensure_folded(state);
+      gemm = std::make_unique<int8::ImmaConvGemm>(imma_spec(max_batch_), folded_ + k_pad_);
+      algos = gemm->algos(state.cublaslt, kImmaCandidates, timer.workspace_limit);
+    } catch (const Error& e) {
+      skipped_.push_back(fmt::format("cublaslt_imma: {}", e.what()));
+      return;
+    }
+    bool kept = false;
+    for (const kernels::GemmAlgo& algo : algos) {
+      double ms;
+      try {
+        ms = timer.time_ms([&] { run_imma(state, *gemm, algo); });
+      } catch (const Error& e) {
+        skipped_.push_back(fmt::format("cublaslt_imma {}: {}", algo.describe(), e.what()));
+        continue;
+      }
+      family_ = Family::kCublasLt;
+      gemm_algo_ = algo;
+      gemm_algo_.measured_ms = static_cast<float>(ms);
+      workspace_ = algo.workspace_bytes;
+      if (keep_if_best(best, ms)) {
+        best.graph.reset();
+        best.plan.reset();
+        kept = true;
+      }
+    }
+    if (kept && best.tactic.value("family", "") == "cublaslt_imma") best.gemm = std::move(gemm);
+  }
+
+  // Empty when the convolution fits the IMMA GEMM: 1x1, stride 1, no padding, INT8 in and
+  // out, residual (if any) INT8.
+  std::string imma_ineligible() const {
+    const auto& p = direct_params_;
+    if (p.r != 1 || p.s != 1 || p.stride_h != 1 || p.stride_w != 1 || p.pad_h != 0 || p.pad_w != 0 ||
+        p.dil_h != 1 || p.dil_w != 1)
+      return "not a 1x1 stride-1 unpadded convolution";
+    if (!y_int8_) return "f16 output";
+    if (z_kind_ == int8::ResidualKind::kF16) return "f16 residual";
+    return {};
+  }
+
+  int8::FusedConvSpec graph_spec(int batch) const {
+    const Dims xd = xv_.dims_at(batch), yd = accv_.dims_at(batch);
+    int8::FusedConvSpec sp;
+    sp.n = xd[0];
+    sp.c = xd[1];
+    sp.h = xd[2];
+    sp.w = xd[3];
+    // INT8 outputs are stored with k_pad channels (zero filters give zeros); f16 ones with k,
+    // computed by the first k of the stored (padded) filters.
+    sp.k = y_int8_ ? k_pad_ : k_;
+    sp.r = direct_params_.r;
+    sp.s = direct_params_.s;
+    sp.w_filter_stride = sp.r * sp.s * sp.c;
+    sp.ho = yd[2];
+    sp.wo = yd[3];
+    sp.pad_h = direct_params_.pad_h;
+    sp.pad_w = direct_params_.pad_w;
+    sp.stride_h = direct_params_.stride_h;
+    sp.stride_w = direct_params_.stride_w;
+    sp.dil_h = direct_params_.dil_h;
+    sp.dil_w = direct_params_.dil_w;
+    sp.relu = relu_;
+    sp.y_type = y_int8_ ? CUDNN_DATA_INT8 : CUDNN_DATA_HALF;
+    if (z_ >= 0) {
+      sp.residual = true;
+      sp.z_type = z_kind_ == int8::ResidualKind::kInt8 ? CUDNN_DATA_INT8 : CUDNN_DATA_HALF;
+      sp.z_channel_stride = z_channels_;
+      if (z_channels_ < sp.k)
+        fail_with(ErrorCode::kUnimplemented, "residual has {} channels, output {}", z_channels_, sp.k);
+    }
+    return sp;
+  }
+
+  int8::ImmaConvSpec imma_spec(int batch) const {
+    int8::ImmaConvSpec sp;
+    sp.k = k_pad_;
+    sp.c = xv_.dims_at(batch)[1];
+    sp.pixels = pixels_of(accv_, batch);
+    sp.residual = z_ >= 0;
+    sp.relu = relu_;
+    return sp;
+  }
+
+  // Folded epilogue constants (int8_kernels.h fold_epilogue_constants), computed once from
+  // the op's weights on first use. f16 outputs are not requantized, so nothing is folded.
+  // Scale and bias are weights, at the same address in every context, so one folded copy
+  // serves them all. The stream is synchronized: other contexts' streams may use it next.
+  void ensure_folded(const RunState& s) {
+    std::lock_guard<std::mutex> lock(fold_mutex_);
+    if (folded_) return;
+    const std::string& where = label();
+    float* buf = nullptr;
+    KILN_CUDA_CALL(where, cudaMalloc(&buf, sizeof(float) * 3 * static_cast<size_t>(k_pad_)));
+    const float y_inv = y_int8_ ? y_inv_scale_ : 1.0f;
+    const float z_scale = z_kind_ == int8::ResidualKind::kF16 ? 1.0f : z_scale_;
+    cudaError_t st = int8::fold_epilogue_constants(static_cast<const float*>(s.at(scale_)),
+                                                   static_cast<const float*>(s.at(bias_)), k_pad_, y_inv, z_scale,
+                                                   buf, buf + k_pad_, buf + 2 * k_pad_, s.stream);
+    if (st == cudaSuccess) st = cudaStreamSynchronize(s.stream);
+    if (st != cudaSuccess) {
+      cudaFree(buf);
+      KILN_CUDA_CALL(where, st);
+    }
+    folded_ = buf;
+  }
+
+  void epilogue(const RunState& s) {
     int8::EpilogueParams p;
     p.pixels = pixels_of(accv_, s.batch);
     p.k = k_;
@@ -211,38 +517,133 @@ class Int8ConvOp : public DeviceOp {
     p.y = s.at(y_);
     p.y_int8 = y_int8_;
     p.y_inv_scale = y_inv_scale_;
-    KILN_CUDA_CALL(where, int8::conv_epilogue(p, s.stream));
+    KILN_CUDA_CALL(label(), int8::conv_epilogue(p, s.stream));
   }
 
- private:
-  const Int8Descs& descs(int batch, cudnnHandle_t handle) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto& slot = descs_[batch];
-    if (!slot) {
-      auto d = std::make_unique<Int8Descs>();
-      const Dims xd = xv_.dims_at(batch), yd = accv_.dims_at(batch);
-      KILN_CUDNN_CALL(label(), cudnnCreateTensorDescriptor(&d->x));
-      KILN_CUDNN_CALL(label(), cudnnCreateTensorDescriptor(&d->y));
-      KILN_CUDNN_CALL(label(), cudnnSetTensor4dDescriptor(d->x, CUDNN_TENSOR_NHWC, CUDNN_DATA_INT8,
-                                                          static_cast<int>(xd[0]), static_cast<int>(xd[1]),
-                                                          static_cast<int>(xd[2]), static_cast<int>(xd[3])));
-      KILN_CUDNN_CALL(label(), cudnnSetTensor4dDescriptor(d->y, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT,
-                                                          static_cast<int>(yd[0]), static_cast<int>(yd[1]),
-                                                          static_cast<int>(yd[2]), static_cast<int>(yd[3])));
-      if (batch != max_batch_) {
-        size_t ws = 0;
-        d->use_fallback = cudnnGetConvolutionForwardWorkspaceSize(handle, d->x, wdesc_, cdesc_, d->y, algo_, &ws) !=
-                              CUDNN_STATUS_SUCCESS ||
-                          ws > workspace_;
-      }
-      slot = std::move(d);
+  void run_direct(const RunState& s) {
+    const Dims xd = xv_.dims_at(s.batch), yd = accv_.dims_at(s.batch);
+    int8::DirectConvParams p = direct_params_;
+    p.n = static_cast<int>(xd[0]);
+    p.c = static_cast<int>(xd[1]);
+    p.h = static_cast<int>(xd[2]);
+    p.w = static_cast<int>(xd[3]);
+    p.k = static_cast<int>(yd[1]);
+    p.ho = static_cast<int>(yd[2]);
+    p.wo = static_cast<int>(yd[3]);
+    KILN_CUDA_CALL(label(), int8::direct_conv(p, static_cast<const int8_t*>(s.at(x_)),
+                                              static_cast<const int8_t*>(s.at(w_)), static_cast<float*>(s.at(acc_)),
+                                              s.stream));
+    epilogue(s);
+  }
+
+  void run_legacy(const RunState& s, const Int8Descs& d, cudnnConvolutionFwdAlgo_t algo, size_t ws) {
+    const std::string& where = label();
+    const float one = 1.0f, zero = 0.0f;
+    KILN_CUDNN_CALL(where, cudnnSetStream(s.cudnn, s.stream));
+    KILN_CUDNN_CALL(where, cudnnConvolutionForward(s.cudnn, &one, d.x, s.at(x_), wdesc_, s.at(w_), cdesc_, algo,
+                                                   s.workspace, ws, &zero, d.y, s.at(acc_)));
+    epilogue(s);
+  }
+
+  void run_graph(const RunState& s, const int8::FusedConvPlan& plan) {
+    KILN_CUDNN_CALL(label(), cudnnSetStream(s.cudnn, s.stream));
+    int8::FusedConvPointers p;
+    p.x = s.at(x_);
+    p.w = s.at(w_);
+    p.scale = folded_;
+    p.bias = folded_ + k_pad_;
+    p.z = z_ >= 0 ? s.at(z_) : nullptr;
+    p.z_scale = folded_ + 2 * k_pad_;
+    p.y = s.at(y_);
+    try {
+      plan.execute(s.cudnn, p, s.workspace);
+    } catch (const Error& e) {
+      fail("{}: {}", label(), e.what());
     }
+  }
+
+  void run_imma(const RunState& s, const int8::ImmaConvGemm& gemm, const kernels::GemmAlgo& algo) {
+    int8::ImmaConvPointers p;
+    p.w = static_cast<const int8_t*>(s.at(w_));
+    p.x = static_cast<const int8_t*>(s.at(x_));
+    p.z = z_ >= 0 ? static_cast<const int8_t*>(s.at(z_)) : nullptr;
+    p.alpha = folded_;
+    p.bias = folded_ + k_pad_;
+    p.beta = z_scale_ * y_inv_scale_;  // the same product the fold kernel stores
+    p.y = static_cast<int8_t*>(s.at(y_));
+    const cublasStatus_t st = gemm.run(s.cublaslt, algo, p, s.workspace, s.workspace_bytes, s.stream);
+    if (st != CUBLAS_STATUS_SUCCESS)
+      fail("{}: cuBLASLt IMMA matmul ({}, {}) failed: {}", label(), gemm.describe(), algo.describe(),
+           cublasGetStatusName(st));
+  }
+
+  std::unique_ptr<Int8Descs> make_descs(int batch) {
+    auto d = std::make_unique<Int8Descs>();
+    const Dims xd = xv_.dims_at(batch), yd = accv_.dims_at(batch);
+    KILN_CUDNN_CALL(label(), cudnnCreateTensorDescriptor(&d->x));
+    KILN_CUDNN_CALL(label(), cudnnCreateTensorDescriptor(&d->y));
+    KILN_CUDNN_CALL(label(), cudnnSetTensor4dDescriptor(d->x, CUDNN_TENSOR_NHWC, CUDNN_DATA_INT8,
+                                                        static_cast<int>(xd[0]), static_cast<int>(xd[1]),
+                                                        static_cast<int>(xd[2]), static_cast<int>(xd[3])));
+    KILN_CUDNN_CALL(label(), cudnnSetTensor4dDescriptor(d->y, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT,
+                                                        static_cast<int>(yd[0]), static_cast<int>(yd[1]),
+                                                        static_cast<int>(yd[2]), static_cast<int>(yd[3])));
+    return d;
+  }
+
+  // The per-batch state of the current tactic, built on first use at that batch size (the
+  // first run at a size is never captured into a CUDA graph, see cuda_context.cc).
+  const Int8Descs& descs(const RunState& s) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto& slot = descs_[s.batch];
+    if (slot) return *slot;
+    auto d = make_descs(s.batch);
+    try {
+      switch (family_) {
+        case Family::kLegacy:
+          if (s.batch != max_batch_) {
+            size_t ws = 0;
+            if (cudnnGetConvolutionForwardWorkspaceSize(s.cudnn, d->x, wdesc_, cdesc_, d->y, algo_, &ws) !=
+                    CUDNN_STATUS_SUCCESS ||
+                ws > workspace_)
+              fail("legacy algo {} does not run at batch {} within {} bytes", static_cast<int>(algo_), s.batch,
+                   workspace_);
+          }
+          break;
+        case Family::kCudnnGraph: {
+          ensure_folded(s);
+          d->graph = std::make_unique<int8::FusedConvGraph>(int8::graph_build_handle(), graph_spec(s.batch));
+          d->plan = d->graph->make_plan(engine_);
+          if (d->plan->workspace_bytes() > s.workspace_bytes)
+            fail("plan needs {} workspace bytes, {} available", d->plan->workspace_bytes(), s.workspace_bytes);
+          break;
+        }
+        case Family::kCublasLt: {
+          ensure_folded(s);
+          d->gemm = std::make_unique<int8::ImmaConvGemm>(imma_spec(s.batch), folded_ + k_pad_);
+          if (d->gemm->supports(s.cublaslt, gemm_algo_) && gemm_algo_.workspace_bytes <= s.workspace_bytes)
+            d->gemm_algo = gemm_algo_;
+          else  // the stored algo does not fit this batch: the heuristic's first choice
+            d->gemm_algo = d->gemm->algos(s.cublaslt, 1, s.workspace_bytes).at(0);
+          break;
+        }
+        case Family::kDirect: break;
+      }
+    } catch (const Error& e) {
+      // Not fatal: this batch size runs the direct kernel (exact, slow).
+      d->plan.reset();
+      d->graph.reset();
+      d->gemm.reset();
+      d->use_fallback = true;
+      d->fallback_reason = e.what();
+    }
+    slot = std::move(d);
     return *slot;
   }
 
   int x_ = -1, w_ = -1, scale_ = -1, bias_ = -1, z_ = -1, y_ = -1, acc_ = -1;
   DeviceValue xv_, accv_;
-  int k_ = 0, k_pad_ = 0;
+  int k_ = 0, k_pad_ = 0, z_channels_ = 0;
   bool y_int8_ = true, relu_ = false;
   int8::ResidualKind z_kind_ = int8::ResidualKind::kNone;
   float y_inv_scale_ = 1, z_scale_ = 1;
@@ -250,12 +651,20 @@ class Int8ConvOp : public DeviceOp {
   cudnnConvolutionDescriptor_t cdesc_ = nullptr;
   std::string key_;
   int max_batch_ = 1;
+  // The tactic: a family and what that family needs.
+  Family family_ = Family::kLegacy;
   cudnnConvolutionFwdAlgo_t algo_ = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
+  int8::EngineChoice engine_;
+  kernels::GemmAlgo gemm_algo_;
   size_t workspace_ = 0;
-  bool direct_ = false;
   int8::DirectConvParams direct_params_;  // geometry of the direct kernel
-  std::string cudnn_error_;
+  // Selection results for describe_tactic().
   double ms_ = 0;
+  int timed_ = 0;
+  std::vector<std::string> skipped_;
+  // Folded epilogue constants: scale, bias, z_scale (k_pad each), device memory the op owns.
+  std::mutex fold_mutex_;
+  float* folded_ = nullptr;
   std::mutex mutex_;
   std::map<int, std::unique_ptr<Int8Descs>> descs_;
 };

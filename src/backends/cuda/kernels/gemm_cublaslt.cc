@@ -315,6 +315,15 @@ GemmAlgo CublasLtGemm::time_algos(const std::vector<GemmAlgo>& algos, const Gemm
   return best;
 }
 
+GemmAlgo gemm_algo_from_lt(const void* lt_algo, size_t workspace_bytes) {
+  GemmAlgo algo;
+  std::memcpy(algo.opaque.data(), lt_algo, sizeof(cublasLtMatmulAlgo_t));
+  algo.workspace_bytes = workspace_bytes;
+  algo.cublaslt_version = cublasLtGetVersion();
+  fill_config(algo);
+  return algo;
+}
+
 std::vector<GemmAlgo> enumerate_algos(const GemmProblem& problem, int max_count, size_t workspace_limit) {
   return CublasLtGemm::create(problem)->enumerate_algos(max_count, workspace_limit);
 }

@@ -103,6 +103,11 @@ class CublasLtGemm {
   std::unique_ptr<Impl> impl_;
 };
 
+// A GemmAlgo from a cublasLtMatmulAlgo_t (passed as its address) that the heuristic
+// proposed, stamped with this cuBLASLt's version: for callers with their own descriptors
+// (the INT8 IMMA convolutions) that still store algos the same way.
+GemmAlgo gemm_algo_from_lt(const void* lt_algo, size_t workspace_bytes);
+
 // Convenience free functions over a temporary CublasLtGemm.
 std::vector<GemmAlgo> enumerate_algos(const GemmProblem& problem, int max_count, size_t workspace_limit);
 GemmAlgo time_algos(const GemmProblem& problem, const std::vector<GemmAlgo>& algos, const GemmBuffers& buffers,

@@ -1,0 +1,105 @@
+#include "backends/cuda/int8/imma_gemm.h"
+
+#include <cstring>
+
+#include "core/error.h"
+
+namespace kiln::cuda::int8 {
+
+namespace {
+
+void check(cublasStatus_t status, const char* what, const ImmaConvSpec& s) {
+  if (status != CUBLAS_STATUS_SUCCESS)
+    fail_with(ErrorCode::kUnimplemented, "cuBLASLt IMMA m={} n={} k={}: {} failed: {}", s.k, s.pixels, s.c, what,
+              cublasGetStatusName(status));
+}
+
+}  // namespace
+
+ImmaConvGemm::ImmaConvGemm(const ImmaConvSpec& s, const float* bias) : spec_(s) {
+  if (s.k % 4 != 0 || s.c % 4 != 0)
+    fail_with(ErrorCode::kUnimplemented, "cuBLASLt IMMA: m={} and k={} must be multiples of 4", s.k, s.c);
+  try {
+    check(cublasLtMatmulDescCreate(&op_, CUBLAS_COMPUTE_32I, CUDA_R_32F), "cublasLtMatmulDescCreate", s);
+    const int32_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+    check(cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)), "TRANSA", s);
+    check(cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)), "TRANSB", s);
+    const int32_t mode = CUBLASLT_POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_HOST;
+    check(cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_POINTER_MODE, &mode, sizeof(mode)), "POINTER_MODE",
+          s);
+    const uint32_t epilogue = s.relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
+    check(cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof(epilogue)), "EPILOGUE",
+          s);
+    check(cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)), "BIAS_POINTER",
+          s);
+    // A: the weights stored [K][C] = column-major C x K (ld C), used transposed.
+    check(cublasLtMatrixLayoutCreate(&a_, CUDA_R_8I, s.c, s.k, s.c), "layout A", s);
+    // B: the activations [P][C] = column-major C x P (ld C).
+    check(cublasLtMatrixLayoutCreate(&b_, CUDA_R_8I, s.c, s.pixels, s.c), "layout B", s);
+    // C and D: [P][K] = column-major K x P (ld K).
+    check(cublasLtMatrixLayoutCreate(&c_, CUDA_R_8I, s.k, s.pixels, s.k), "layout C", s);
+    check(cublasLtMatrixLayoutCreate(&d_, CUDA_R_8I, s.k, s.pixels, s.k), "layout D", s);
+  } catch (...) {
+    this->~ImmaConvGemm();
+    throw;
+  }
+}
+
+ImmaConvGemm::~ImmaConvGemm() {
+  if (a_) cublasLtMatrixLayoutDestroy(a_);
+  if (b_) cublasLtMatrixLayoutDestroy(b_);
+  if (c_) cublasLtMatrixLayoutDestroy(c_);
+  if (d_) cublasLtMatrixLayoutDestroy(d_);
+  if (op_) cublasLtMatmulDescDestroy(op_);
+  a_ = b_ = c_ = d_ = nullptr;
+  op_ = nullptr;
+}
+
+std::vector<kernels::GemmAlgo> ImmaConvGemm::algos(cublasLtHandle_t handle, int max_count,
+                                                   size_t workspace_limit) const {
+  cublasLtMatmulPreference_t pref = nullptr;
+  check(cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate", spec_);
+  std::unique_ptr<void, void (*)(void*)> guard(
+      pref, [](void* p) { cublasLtMatmulPreferenceDestroy(static_cast<cublasLtMatmulPreference_t>(p)); });
+  const uint64_t ws = workspace_limit;
+  check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws)),
+        "workspace preference", spec_);
+  std::vector<cublasLtMatmulHeuristicResult_t> results(static_cast<size_t>(max_count));
+  int returned = 0;
+  const cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(handle, op_, a_, b_, c_, d_, pref, max_count,
+                                                               results.data(), &returned);
+  check(status, "cublasLtMatmulAlgoGetHeuristic", spec_);
+  std::vector<kernels::GemmAlgo> out;
+  for (int i = 0; i < returned; ++i)
+    if (results[i].state == CUBLAS_STATUS_SUCCESS)
+      out.push_back(kernels::gemm_algo_from_lt(&results[i].algo, results[i].workspaceSize));
+  if (out.empty()) fail_with(ErrorCode::kUnimplemented, "cuBLASLt IMMA {}: the heuristic proposes no algorithm", describe());
+  return out;
+}
+
+bool ImmaConvGemm::supports(cublasLtHandle_t handle, const kernels::GemmAlgo& algo) const {
+  if (algo.cublaslt_version != cublasLtGetVersion()) return false;
+  cublasLtMatmulAlgo_t lt;
+  std::memcpy(&lt, algo.opaque.data(), sizeof(lt));
+  cublasLtMatmulHeuristicResult_t result{};
+  return cublasLtMatmulAlgoCheck(handle, op_, a_, b_, c_, d_, &lt, &result) == CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t ImmaConvGemm::run(cublasLtHandle_t handle, const kernels::GemmAlgo& algo, const ImmaConvPointers& p,
+                                 void* workspace, size_t workspace_bytes, cudaStream_t stream) const {
+  if (algo.workspace_bytes > workspace_bytes) return CUBLAS_STATUS_INVALID_VALUE;
+  cublasLtMatmulAlgo_t lt;
+  std::memcpy(&lt, algo.opaque.data(), sizeof(lt));
+  // beta 0 with C = D: cuBLASLt does not read C then.
+  const float beta = spec_.residual ? p.beta : 0.0f;
+  const void* c = spec_.residual ? static_cast<const void*>(p.z) : static_cast<const void*>(p.y);
+  return cublasLtMatmul(handle, op_, p.alpha, p.w, a_, p.x, b_, &beta, c, c_, p.y, d_, &lt, workspace,
+                        workspace_bytes, stream);
+}
+
+std::string ImmaConvGemm::describe() const {
+  return fmt::format("m={} n={} k={}{}{}", spec_.k, spec_.pixels, spec_.c, spec_.residual ? " +z" : "",
+                     spec_.relu ? " relu" : "");
+}
+
+}  // namespace kiln::cuda::int8

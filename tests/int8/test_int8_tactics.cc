@@ -1,0 +1,185 @@
+// Each INT8 convolution tactic family, forced through KILN_INT8_TACTIC, against the CPU
+// integer reference (quant/int8_reference.h) on odd shapes: channels padded to 4, stride 2,
+// padding, residuals with and without relu, batch 1 and 3.
+//
+// Tolerance: the legacy cuDNN call and the direct kernel sum exactly and run kiln's own
+// epilogue kernel, so they must match the reference bit for bit. The fused families
+// (cudnn_graph, cublaslt_imma) compute the same epilogue inside the library with the output
+// scale folded into the constants (scale/s_y instead of a final * 1/s_y) and their own
+// order of float operations and rounding to int8, so an INT8 output can be 1 LSB off where
+// the value lies near a rounding boundary; that difference then propagates through the
+// following layers. Those families are checked against the reference with a relative L2
+// error and a bound on the largest difference instead.
+#ifdef KILN_HAVE_CUDA
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+
+#include <unistd.h>
+
+#include "../cuda/cuda_engine_support.h"
+#include "core/npy.h"
+#include "passes/pipeline.h"
+#include "quant/calibration_data.h"
+#include "quant/int8_reference.h"
+
+namespace kiln::cuda_test {
+namespace {
+
+namespace fs = std::filesystem;
+
+Tensor f16_round(const Tensor& t) { return t.cast(DType::kF16).cast(DType::kF32); }
+
+// Every node of the optimized graph is a FusedConv; values carry (int8 tensor, scale).
+Tensor int8_oracle(const ir::Graph& g, const quant::CalibrationTable& table, const Tensor& x) {
+  struct Q {
+    Tensor t;
+    float scale = 1;
+  };
+  std::map<int, Q> q;
+  const int in = g.inputs[0];
+  q[in] = {quant::quantize_per_tensor(f16_round(x), table.int8_scale(g.value(in).name)),
+           table.int8_scale(g.value(in).name)};
+  Tensor out;
+  for (const ir::Node& n : g.nodes) {
+    EXPECT_EQ(n.op, "FusedConv") << n.name;
+    const Q& xq = q.at(n.inputs[0]);
+    const Tensor& w = *g.value(n.inputs[1]).constant;
+    const Tensor& bias = *g.value(n.inputs[2]).constant;
+    const bool has_z = n.has_input(3);
+    const Q* zq = has_z ? &q.at(n.inputs[3]) : nullptr;
+    const std::vector<float> sw = quant::per_channel_scales(w, 0);
+    quant::ConvGeometry geo;
+    geo.pads = n.attrs.get_ints("pads", {0, 0, 0, 0});
+    geo.strides = n.attrs.get_ints("strides", {1, 1});
+    geo.dilations = n.attrs.get_ints("dilations", {1, 1});
+    const Tensor acc = quant::int8_conv_accumulate(xq.t, quant::quantize_per_channel(w, sw), geo);
+    const bool relu = n.attrs.get_string("activation", "none") == "relu";
+    const int y = n.outputs[0];
+    const bool last = y == g.outputs[0];
+    const float s_y = last ? 1.0f : table.int8_scale(g.value(y).name);
+    const int64_t k = acc.dim(1), spatial = acc.dim(2) * acc.dim(3);
+    Tensor next(last ? DType::kF32 : DType::kI8, acc.dims());
+    for (int64_t e = 0; e < acc.numel(); ++e) {
+      const int64_t ch = (e / spatial) % k;
+      const float v = quant::int8_epilogue(acc.data<int32_t>()[e], xq.scale * sw[ch], bias.data<float>()[ch],
+                                           zq ? zq->scale : 0.0f, zq ? zq->t.data<int8_t>()[e] : int8_t(0), has_z,
+                                           relu);
+      if (last) next.data<float>()[e] = v;
+      else next.data<int8_t>()[e] = quant::quantize_int8(v, 1.0f / s_y);
+    }
+    if (last) out = f16_round(next);
+    else q[y] = {next, s_y};
+  }
+  return out;
+}
+
+struct TacticCase {
+  const char* name;
+  const char* family;     // KILN_INT8_TACTIC
+  const char* expect;     // text describe_tactic() must show on at least one layer
+  int graph;              // which graph (see make_graph)
+};
+
+// 0: cin 3 (padded to 4), 15x15: A 3x3/2 pad 1 -> 13 (relu); B 1x1 -> 13 + A, relu;
+//    C 3x3 pad 1 -> 7 (f16 output).
+// 1: cin 8, 10x10: A 1x1 -> 16 (relu); B 3x3 pad 1 -> 16 + A, no relu; C 1x1 -> 6 (f16 output).
+ir::Graph make_graph(int which, int64_t* cin, int64_t* size) {
+  if (which == 0) {
+    *cin = 3;
+    *size = 15;
+    GraphBuilder b({1, 3, 15, 15});
+    const int a = b.node("Relu", {b.conv(b.input(), 3, 13, 3, 2, 1)});
+    const int r = b.node("Relu", {b.node("Add", {b.conv(a, 13, 13, 1, 1, 0), a})});
+    return b.finish({b.conv(r, 13, 7, 3, 1, 1)});
+  }
+  *cin = 8;
+  *size = 10;
+  GraphBuilder b({1, 8, 10, 10});
+  const int a = b.node("Relu", {b.conv(b.input(), 8, 16, 1, 1, 0)});
+  const int r = b.node("Add", {b.conv(a, 16, 16, 3, 1, 1), a});
+  return b.finish({b.conv(r, 16, 6, 1, 1, 0)});
+}
+
+class Int8Tactics : public ::testing::TestWithParam<TacticCase> {};
+
+TEST_P(Int8Tactics, MatchesCpuIntegerReference) {
+  if (cuda::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: the INT8 tactic families need a GPU";
+  const TacticCase c = GetParam();
+  int64_t cin = 0, size = 0;
+  const ir::Graph g = make_graph(c.graph, &cin, &size);
+  const fs::path dir = fs::temp_directory_path() / fmt::format("kiln_int8_tactics_{}_{}", ::getpid(), c.name);
+  fs::create_directories(dir / "data");
+  for (int i = 0; i < 4; ++i)
+    write_npy_file((dir / "data" / fmt::format("s{}.npy", i)).string(), random_tensor({2, cin, size, size}, 700 + i));
+  BuildOptions o;
+  o.device = "cuda:0";
+  o.precision = Precision::kINT8;
+  o.max_batch_size = 3;
+  o.calib_data_dir = (dir / "data").string();
+  o.calibrator = "minmax";
+  o.calib_cache_path = (dir / "calib.cache").string();
+  std::vector<std::string> lines;
+  o.progress = [&](const std::string& line) { lines.push_back(line); };
+  ::setenv("KILN_INT8_TACTIC", c.family, 1);
+  std::unique_ptr<Engine> engine;
+  try {
+    engine = cuda::make_cuda_backend(0)->build(g, o);
+  } catch (...) {
+    ::unsetenv("KILN_INT8_TACTIC");
+    throw;
+  }
+  ::unsetenv("KILN_INT8_TACTIC");
+  int used = 0;
+  std::string log;
+  for (const std::string& l : lines) {
+    log += l + "\n";
+    used += l.find(c.expect) != std::string::npos;
+  }
+  EXPECT_GT(used, 0) << "no layer ran " << c.expect << ":\n" << log;
+  ir::Graph optimized = g;
+  passes::optimize_for_inference(optimized, Precision::kINT8);
+  const quant::CalibrationTable table = quant::load_calibration_cache(o.calib_cache_path, optimized);
+  const bool exact = std::string(c.family) == "legacy" || std::string(c.family) == "direct";
+  for (int batch : {1, 3}) {
+    const Tensor x = random_tensor({batch, cin, size, size}, 900 + batch);
+    const Tensor want = int8_oracle(optimized, table, x);
+    const auto got = run_gpu(*engine, {x}, 3);
+    ASSERT_EQ(got.size(), 1u);
+    ASSERT_EQ(got[0].dims(), want.dims());
+    int64_t equal = 0;
+    double max_abs = 0, max_ref = 0;
+    for (int64_t i = 0; i < want.numel(); ++i) {
+      const float a = got[0].data<float>()[i], b = want.data<float>()[i];
+      equal += a == b;
+      max_abs = std::max(max_abs, double(std::fabs(a - b)));
+      max_ref = std::max(max_ref, double(std::fabs(b)));
+    }
+    ASSERT_GT(max_ref, 0);
+    const std::string what = fmt::format("{} batch {}: {}/{} equal, max |diff| {} of {}\n{}", c.name, batch, equal,
+                                         want.numel(), max_abs, max_ref, log);
+    if (exact) {
+      EXPECT_EQ(equal, want.numel()) << what;
+    } else {
+      EXPECT_LE(relative_l2(got[0], want), 0.02) << what;
+      EXPECT_LE(max_abs, 0.1 * max_ref) << what;
+    }
+  }
+  fs::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cuda, Int8Tactics,
+                         ::testing::Values(TacticCase{"legacy_odd", "legacy", "int8 ", 0},
+                                           TacticCase{"direct_odd", "direct", "int8 direct kernel", 0},
+                                           TacticCase{"graph_odd", "cudnn_graph", "int8 cudnn_graph", 0},
+                                           TacticCase{"graph_norelu", "cudnn_graph", "int8 cudnn_graph", 1},
+                                           TacticCase{"cublaslt_odd", "cublaslt", "int8 cublaslt_imma", 0},
+                                           TacticCase{"cublaslt_norelu", "cublaslt", "int8 cublaslt_imma", 1}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace kiln::cuda_test
+
+#endif  // KILN_HAVE_CUDA
