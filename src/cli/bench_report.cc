@@ -44,6 +44,8 @@ std::string format_mode_result(const ModeResult& r, int batch_size) {
   s += stats_line("latency, end to end", r.latency);
   if (r.compute) s += stats_line("latency, compute", *r.compute);
   if (r.speedup_vs_native) s += fmt::format("  speedup vs native      {:.2f}x\n", *r.speedup_vs_native);
+  if (r.agreement_vs_fp32) s += fmt::format("  vs fp32                {}\n", format_agreement(*r.agreement_vs_fp32));
+  else if (!r.agreement_status.empty()) s += fmt::format("  vs fp32                {}\n", r.agreement_status);
   return s;
 }
 
@@ -86,6 +88,7 @@ std::string report_to_json(const BenchReport& report) {
       j["compute_ms"] = nullptr;
     }
     j["speedup_vs_native"] = m.speedup_vs_native ? nlohmann::json(*m.speedup_vs_native) : nlohmann::json(nullptr);
+    j["agreement_vs_fp32"] = m.agreement_vs_fp32 ? agreement_to_json(*m.agreement_vs_fp32) : nlohmann::json(nullptr);
     modes.push_back(std::move(j));
   }
   nlohmann::json root = {{"model", report.model},   {"device", report.device}, {"batch_size", report.batch_size},

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/agreement.h"
 #include "cli/bench_timing.h"
 #include "cli/classify.h"
 
@@ -20,6 +21,9 @@ struct ModeResult {
   LatencyStats latency;             // per batch, end to end (wall clock)
   std::optional<LatencyStats> compute;  // per batch, device compute; absent if the backend reports none
   std::optional<double> speedup_vs_native;
+  // Reduced precisions: agreement with the FP32 engine over the evaluation photos.
+  std::optional<Agreement> agreement_vs_fp32;
+  std::string agreement_status;     // why there is none, when it was asked for but failed
   bool ok() const { return status == "ok"; }
 };
 
@@ -42,7 +46,9 @@ std::string format_comparison_table(const BenchReport& report);
 
 // results.json: {"model","device","batch_size","date","command","modes":[{"mode","status",
 // "top5":[{"class","label","prob"}],"throughput","latency_ms":{"mean","p50","p90","p99"},
-// "compute_ms":{...} or null,"speedup_vs_native" or null, "build_s", "iterations"}]}
+// "compute_ms":{...} or null,"speedup_vs_native" or null, "build_s", "iterations",
+// "agreement_vs_fp32":{"images","top1_agree","top1_agreement","top5_overlap",
+// "logits_rel_l2_mean","logits_rel_l2_max"} or null}]}
 std::string report_to_json(const BenchReport& report);
 
 // Current time as "2025-01-31T12:34:56Z".

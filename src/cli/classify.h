@@ -24,6 +24,7 @@ class LoadedModel {
   // defaults adapted to the input's spatial size and layout.
   const image::Preprocess& preprocess() const { return preprocess_; }
   const std::vector<TensorInfo>& inputs() const { return inputs_; }
+  bool is_plan() const { return !graph_; }
   std::unique_ptr<Engine> build(const BuildOptions& options) const;
 
  private:

@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "cli/agreement.h"
 #include "cli/bench_chart.h"
 #include "cli/bench_report.h"
 #include "cli/bench_timing.h"
@@ -70,10 +71,37 @@ struct BenchSettings {
   TimingPlan timing;
   std::string calib_data;
   std::string calibrator = "entropy";
+  std::vector<std::string> eval_images;  // agreement of reduced precisions with FP32
+};
+
+// The FP32 engine's classification of the evaluation photos, computed once when the first
+// reduced-precision mode needs it.
+class Fp32Reference {
+ public:
+  const ClassifiedImages& get(const LoadedModel& model, const BenchSettings& s, const std::vector<std::string>& labels,
+                              BenchLog& log) {
+    if (!outputs_) {
+      BuildOptions options;
+      options.device = s.device;
+      options.precision = Precision::kFP32;
+      options.max_batch_size = s.batch_size;
+      log.progress(fmt::format("[fp32 reference] building, then classifying {} evaluation photos", s.eval_images.size()));
+      auto engine = model.build(options);
+      outputs_ = classify_images(*engine, s.eval_images, model.preprocess(), labels, s.batch_size, fixed_batch(model));
+    }
+    return *outputs_;
+  }
+  static bool fixed_batch(const LoadedModel& model) {
+    return !model.inputs().empty() && !model.inputs()[0].dims.empty() && model.inputs()[0].dims[0] > 0;
+  }
+
+ private:
+  std::optional<ClassifiedImages> outputs_;
 };
 
 ModeResult bench_mode(const LoadedModel& model, const std::string& mode, const BenchSettings& s,
-                      const Tensor& batch, const std::vector<std::string>& labels, BenchLog& log) {
+                      const Tensor& batch, const std::vector<std::string>& labels, BenchLog& log,
+                      Fp32Reference& reference) {
   ModeResult r;
   r.mode = mode;
   BuildOptions options;
@@ -115,6 +143,19 @@ ModeResult bench_mode(const LoadedModel& model, const std::string& mode, const B
     if (reported) r.compute = summarize(t.compute_ms);
   } catch (const Error& e) {
     r.status = "failed: " + first_line(e.what());
+    return r;
+  }
+  // Quantization and narrow floats trade accuracy for speed: say how much, on real photos.
+  if (mode != "native" && mode != "fp32" && !s.eval_images.empty() && !model.is_plan()) {
+    try {
+      log.progress(fmt::format("[{}] agreement with fp32 over {} photos", mode, s.eval_images.size()));
+      const ClassifiedImages& ref = reference.get(model, s, labels, log);
+      const ClassifiedImages got = classify_images(*engine, s.eval_images, model.preprocess(), labels, s.batch_size,
+                                                   Fp32Reference::fixed_batch(model));
+      r.agreement_vs_fp32 = compare_classifications(got, ref);
+    } catch (const Error& e) {
+      r.agreement_status = "agreement not measured: " + first_line(e.what());
+    }
   }
   return r;
 }
@@ -144,6 +185,9 @@ int run_bench(int argc, char** argv) {
   app.add_option("--output-dir", output_dir, "where log.txt, results.json and chart.svg go")->capture_default_str();
   app.add_option("--labels", labels_path, "class names, one per line (default: data/imagenet_classes.txt)");
   app.add_option("--calib-data", s.calib_data, "images or .npy tensors for int8/fp8 calibration");
+  std::string eval_dir;
+  app.add_option("--eval-images", eval_dir,
+                 "photos on which each reduced precision is compared with fp32 (default: the image's folder)");
   app.add_option("--calibrator", s.calibrator, "int8/fp8 calibrator: entropy, percentile or minmax")
       ->capture_default_str()
       ->check(CLI::IsMember({"entropy", "percentile", "minmax"}));
@@ -155,6 +199,16 @@ int run_bench(int argc, char** argv) {
   for (int i = 0; i < 7; ++i) if (want[i]) modes.push_back(kModes[i]);
   if (modes.empty()) modes.push_back("native");
   if (s.calib_data.empty()) s.calib_data = fs::path(s.image).parent_path().string();
+  if (!eval_dir.empty()) {
+    s.eval_images = list_images(eval_dir, "--eval-images");
+  } else {
+    try {
+      s.eval_images = list_images(fs::path(s.image).parent_path().empty() ? "." : fs::path(s.image).parent_path().string(),
+                                  "the image's folder");
+    } catch (const Error&) {
+      // no photos beside the image: no agreement report unless --eval-images names some
+    }
+  }
 
   BenchLog log;
   BenchReport report;
@@ -185,9 +239,10 @@ int run_bench(int argc, char** argv) {
                       report.date, model, s.image, s.device, s.batch_size, fmt::join(modes, " "), s.timing.warmup,
                       s.timing.iterations ? fmt::format("{} iterations", s.timing.iterations)
                                           : fmt::format("at least {:.1f} s", s.timing.duration_s)));
+  Fp32Reference reference;
   for (const std::string& mode : modes) {
     log.out(fmt::format("== {} ==\n", mode));
-    report.modes.push_back(bench_mode(loaded, mode, s, batch, labels, log));
+    report.modes.push_back(bench_mode(loaded, mode, s, batch, labels, log, reference));
     compute_speedups(report);
     log.out(format_mode_result(report.modes.back(), s.batch_size) + "\n");
   }

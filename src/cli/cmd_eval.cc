@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "cli/agreement.h"
 #include "cli/classify.h"
 #include "cli/parse_flags.h"
 #include "cli/subcommands.h"
@@ -22,24 +23,6 @@ namespace kiln::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-bool is_image_file(const fs::path& p) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp";
-}
-
-std::vector<std::string> list_images(const std::string& dir) {
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) fail("--images '{}' is not a folder", dir);
-  std::vector<std::string> out;
-  for (const auto& e : fs::recursive_directory_iterator(dir, ec))
-    if (e.is_regular_file() && is_image_file(e.path())) out.push_back(e.path().string());
-  if (ec) fail("{}: {}", dir, ec.message());
-  if (out.empty()) fail("no images (.jpg .jpeg .png .bmp) under '{}'", dir);
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 // The class of `path` from its folder name: a label of the file, or a class index.
 int class_of(const fs::path& path, const std::map<std::string, int>& by_name, size_t classes) {
@@ -51,35 +34,6 @@ int class_of(const fs::path& path, const std::map<std::string, int>& by_name, si
   }
   fail("{}: folder '{}' is neither a label of the labels file nor a class index below {}", path.string(), folder,
        classes);
-}
-
-struct Outputs {
-  std::vector<std::vector<Prediction>> top5;  // per image
-  std::vector<std::vector<float>> logits;     // per image
-};
-
-Outputs classify_all(Engine& engine, const std::vector<std::string>& images, const image::Preprocess& pre,
-                     const std::vector<std::string>& labels, int batch_size, bool fixed_batch) {
-  Outputs out;
-  auto context = engine.create_context();
-  for (size_t start = 0; start < images.size(); start += static_cast<size_t>(batch_size)) {
-    const size_t end = std::min(images.size(), start + static_cast<size_t>(batch_size));
-    std::vector<std::string> paths(images.begin() + start, images.begin() + end);
-    const size_t real = paths.size();
-    // A model with a fixed batch size gets full batches: the last one is padded with copies.
-    if (fixed_batch) paths.resize(static_cast<size_t>(batch_size), paths.back());
-    const std::vector<Tensor> outputs = run_or_throw(*context, {load_image_batch_for(engine, paths, pre)});
-    KILN_CHECK(!outputs.empty(), "the model produced no outputs");
-    const Tensor scores = outputs[0].dtype() == DType::kF32 ? outputs[0] : outputs[0].cast(DType::kF32);
-    auto top = top_predictions(scores, labels, 5);
-    const size_t per = static_cast<size_t>(scores.numel()) / paths.size();
-    for (size_t i = 0; i < real; ++i) {
-      out.top5.push_back(std::move(top.at(i)));
-      out.logits.emplace_back(scores.data<float>() + i * per, scores.data<float>() + (i + 1) * per);
-    }
-    std::fprintf(stderr, "  %zu/%zu images\n", end, images.size());
-  }
-  return out;
 }
 
 std::unique_ptr<Engine> build_for(const LoadedModel& model, BuildOptions options, const std::string& precision) {
@@ -116,7 +70,7 @@ int run_eval(int argc, char** argv) {
   options.device = device.empty() ? best_device() : device;
 
   // Inputs first: a typo fails before any engine is built.
-  const std::vector<std::string> images = list_images(images_dir);
+  const std::vector<std::string> images = list_images(images_dir, "--images");
   const bool labelled = !labels_path.empty();
   const std::vector<std::string> labels = load_labels_or_default(labels_path);
   std::vector<int> truth;
@@ -132,8 +86,9 @@ int run_eval(int argc, char** argv) {
     options.max_batch_size = static_cast<int>(loaded.inputs()[0].dims[0]);
   }
 
-  const Outputs got = classify_all(*build_for(loaded, options, precision), images, loaded.preprocess(), labels,
-                                   options.max_batch_size, fixed_batch);
+  const auto progress = [](const std::string& line) { std::fprintf(stderr, "  %s\n", line.c_str()); };
+  const ClassifiedImages got = classify_images(*build_for(loaded, options, precision), images, loaded.preprocess(),
+                                               labels, options.max_batch_size, fixed_batch, progress);
   std::printf("kiln eval  %s\n  images     %zu under %s\n  device     %s\n  precision  %s\n", model.c_str(),
               images.size(), images_dir.c_str(), options.device.c_str(), precision.c_str());
   if (labelled) {
@@ -149,32 +104,10 @@ int run_eval(int argc, char** argv) {
                 images.size(), 100.0 * top5 / images.size(), top5, images.size());
   }
   if (!compare.empty()) {
-    const Outputs ref = classify_all(*build_for(loaded, options, compare), images, loaded.preprocess(), labels,
-                                     options.max_batch_size, fixed_batch);
-    size_t agree = 0;
-    double overlap = 0, rel_sum = 0, rel_max = 0;
-    for (size_t i = 0; i < images.size(); ++i) {
-      const auto& a = got.top5[i];
-      const auto& b = ref.top5[i];
-      agree += !a.empty() && !b.empty() && a[0].class_index == b[0].class_index;
-      size_t common = 0;
-      for (const auto& x : a)
-        common += std::any_of(b.begin(), b.end(), [&](const Prediction& y) { return y.class_index == x.class_index; });
-      overlap += b.empty() ? 0.0 : static_cast<double>(common) / b.size();
-      double num = 0, den = 0;
-      for (size_t j = 0; j < ref.logits[i].size(); ++j) {
-        const double d = got.logits[i][j] - ref.logits[i][j];
-        num += d * d;
-        den += double(ref.logits[i][j]) * ref.logits[i][j];
-      }
-      const double rel = std::sqrt(num / std::max(den, 1e-30));
-      rel_sum += rel;
-      rel_max = std::max(rel_max, rel);
-    }
-    std::printf("  vs %s:\n    top-1 agreement   %.2f%% (%zu/%zu)\n    top-5 overlap     %.2f%%\n"
-                "    logits rel. error mean %.4f, max %.4f\n",
-                compare.c_str(), 100.0 * agree / images.size(), agree, images.size(), 100.0 * overlap / images.size(),
-                rel_sum / images.size(), rel_max);
+    const ClassifiedImages ref = classify_images(*build_for(loaded, options, compare), images, loaded.preprocess(),
+                                                 labels, options.max_batch_size, fixed_batch, progress);
+    const Agreement agreement = compare_classifications(got, ref);
+    std::printf("  vs %s:\n    %s\n", compare.c_str(), format_agreement(agreement).c_str());
   }
   return kExitOk;
 }

@@ -42,8 +42,8 @@ def test_eval_scores_a_labelled_folder_and_compares_precisions(kiln, pretrained_
     out = proc.stdout
     assert "top-1      100.00% (3/3)" in out, out
     assert "top-5      100.00% (3/3)" in out, out
-    assert "top-1 agreement   100.00% (3/3)" in out, out
-    assert "top-5 overlap     100.00%" in out, out
+    assert "top-1 agreement 100.00% (3/3)" in out, out
+    assert "top-5 overlap 100.00%" in out, out
 
 
 def test_eval_rejects_a_folder_that_is_not_a_label(kiln, pretrained_dir, tmp_path):
