@@ -6,9 +6,10 @@
 //                 -> Y (i8 [N,K4,H,W] or f16 [N,K,H,W], NHWC), ACC (f32 [N,K4,H,W] scratch).
 //                 attrs: pads, strides, dilations, relu, y_inv_scale, z_scale.
 //
-// The convolution is cuDNN's INT8 configuration (int8 x and w, int32 accumulation, f32
-// output), followed by one epilogue kernel that applies the per-channel weight scales
-// (which cuDNN's scalar alpha cannot express), bias, residual, relu and requantization.
+// Int8Conv picks its implementation by timing (docs/precision.md, "Kernels (tactics)"):
+// a fused cuDNN graph-API convolution, a fused cuBLASLt IMMA GEMM (1x1 convolutions), or
+// cuDNN's legacy INT8 call / kiln's direct kernel writing ACC (int32 sums as f32) followed
+// by one epilogue kernel applying per-channel scales, bias, residual, relu and requantization.
 #pragma once
 
 #include <memory>
