@@ -55,11 +55,19 @@ Status JsonTensorReader::append_scalar(od::value value, od::json_type type) {
     d = b;
     is_int = true;
   } else if (type == od::json_type::number) {
-    od::number n;
-    if (value.get_number().get(n)) return error("malformed number");
-    if (n.is_int64()) { i = n.get_int64(); d = static_cast<double>(i); is_int = true; }
-    else if (n.is_uint64()) return error("integer out of range");
-    else d = n.get_double();
+    // get_number_type + get_double, not get_number: simdjson 3.0.1's get_number() reads
+    // 0 for floats of 19 or more significant digits with an exponent.
+    od::number_type kind;
+    if (value.get_number_type().get(kind)) return error("malformed number");
+    if (kind == od::number_type::signed_integer) {
+      if (value.get_int64().get(i)) return error("malformed number");
+      d = static_cast<double>(i);
+      is_int = true;
+    } else if (kind == od::number_type::unsigned_integer) {
+      return error("integer out of range");
+    } else if (value.get_double().get(d)) {
+      return error("malformed number");
+    }
   } else {
     const char* kind = type == od::json_type::string ? "a string"
                        : type == od::json_type::object ? "an object"

@@ -8,6 +8,7 @@
 #include "server/input_assembler.h"
 #include "server/json_writer.h"
 #include "server/model_repository.h"
+#include "server/numeric_json_fast_path.h"
 #include "server/protocol_names.h"
 #include "server/tensor_json.h"
 
@@ -120,6 +121,21 @@ Status read_columnar(od::value value, const std::vector<TensorInfo>& inputs, std
 
 Status parse_tf_predict_unchecked(std::string_view body, const std::vector<TensorInfo>& inputs, const ImageInputSpec& image,
                         TfPredictRequest* out) {
+  // Most numeric traffic is one float tensor as plain nested lists: scan it directly.
+  {
+    Tensor tensor;
+    bool columnar = false;
+    Status rejected;
+    switch (parse_numeric_predict_fast(body, inputs, image, &tensor, &columnar, &rejected)) {
+      case FastPathOutcome::kParsed:
+        out->format = columnar ? TfRequestFormat::kColumnar : TfRequestFormat::kRow;
+        out->inputs.clear();
+        out->inputs.push_back(std::move(tensor));
+        return Status();
+      case FastPathOutcome::kRejected: return rejected;
+      case FastPathOutcome::kDeclined: break;
+    }
+  }
   thread_local od::parser parser;
   simdjson::padded_string padded(body);
   od::document doc;
@@ -393,7 +409,7 @@ void handle_tfserving(const ServingContext& ctx, const HttpRequest& request, Clo
     return respond(error_response(err));
   }
   TfPredictRequest parsed;
-  s = parse_tf_predict(request.body, version->inputs(), version->image_spec(), &parsed);
+  s = parse_tf_predict(request.payload(), version->inputs(), version->image_spec(), &parsed);
   if (s.ok()) s = version->check_inputs(parsed.inputs);
   if (!s.ok()) {
     count_failed_request(ctx, lookup.model, s);

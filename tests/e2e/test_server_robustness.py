@@ -41,7 +41,7 @@ BAD_TF = [
     ("POST", "/v1/models/m:predict", b"{not json", 400, "malformed JSON"),
     ("POST", "/v1/models/m:predict", b"", 400, "malformed JSON"),
     ("POST", "/v1/models/m:predict", b'{"instances": [[1,2,3]]}', 400, "expected shape [N,4]"),
-    ("POST", "/v1/models/m:predict", b'{"instances": [[1,2,3,4],[1,2,3]]}', 400, "ragged"),
+    ("POST", "/v1/models/m:predict", b'{"instances": [[1,2,3,4],[1,2,3]]}', 400, "instances[1]: expected 4 values, got 3"),
     ("POST", "/v1/models/m:predict", b'{"instances": [["a","b","c","d"]]}', 400, "expected a number"),
     ("POST", "/v1/models/m:predict", b'{"instances": [[1,2,3,4]], "inputs": [[1,2,3,4]]}', 400,
      "cannot be specified at the same time"),

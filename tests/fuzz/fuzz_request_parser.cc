@@ -1,13 +1,18 @@
 // libFuzzer target: any request body given to the TF Serving and KServe v2 parsers either
 // parses into tensors matching the model's signature or gives a 4xx Status; it never
 // throws, crashes or reads out of bounds. The first input byte picks the protocol, the
-// model signature (numeric or image input) and the binary header length.
+// model signature (numeric or image input) and the binary header length. With the
+// single-float-input signature the TF Serving numeric fast path runs too, and whatever
+// it accepts must match the general parser bit for bit.
 // kiln-fuzz-libs: kiln_server
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <string>
 #include <string_view>
 
 #include "server/kserve_v2.h"
+#include "server/numeric_json_fast_path.h"
 #include "server/tfserving_rest.h"
 
 namespace {
@@ -24,6 +29,36 @@ const std::vector<TensorInfo>& numeric_inputs() {
 const std::vector<TensorInfo>& image_inputs() {
   static const std::vector<TensorInfo> inputs = {{"input", DType::kF32, {kDynamic, 3, 8, 8}}};
   return inputs;
+}
+
+const std::vector<TensorInfo>& float_input() {
+  static const std::vector<TensorInfo> inputs = {{"x", DType::kF32, {kDynamic, 2, 3}}};
+  return inputs;
+}
+
+// The fast path's answer must be the general parser's: the same tensor, bit for bit.
+// (Rows of the wrong shape it refuses itself, with its own message.)
+void check_fast_path(std::string_view body) {
+  Tensor fast;
+  bool columnar = false;
+  Status why;
+  const ImageInputSpec none;
+  const FastPathOutcome outcome = parse_numeric_predict_fast(body, float_input(), none, &fast, &columnar, &why);
+  if (outcome == FastPathOutcome::kDeclined) return;
+  if (outcome == FastPathOutcome::kRejected) {
+    if (why.code() != ErrorCode::kInvalidArgument) __builtin_trap();
+    return;
+  }
+  // A leading key the fast path does not take makes parse_tf_predict use the general parser.
+  std::string general_body(body);
+  general_body.insert(general_body.find('{') + 1, "\"signature_name\":\"\",");
+  TfPredictRequest r;
+  Status s = parse_tf_predict(general_body, float_input(), none, &r);
+  if (!s.ok()) __builtin_trap();  // the fast path took a body the general parser refuses
+  const Tensor& general = r.inputs[0];
+  if (general.dims() != fast.dims() || general.nbytes() != fast.nbytes() ||
+      std::memcmp(general.raw(), fast.raw(), fast.nbytes()) != 0)
+    __builtin_trap();
 }
 
 ImageInputSpec image_spec() {
@@ -47,7 +82,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto& inputs = use_image ? image_inputs() : numeric_inputs();
   const ImageInputSpec& spec = use_image ? image : none;
   Status s;
-  if (mode & 2) {
+  if ((mode & 2) && (mode & 8) && !use_image) {
+    check_fast_path(body);
+    TfPredictRequest r;
+    s = parse_tf_predict(body, float_input(), none, &r);
+    if (s.ok() && r.inputs.size() != 1) __builtin_trap();
+  } else if (mode & 2) {
     TfPredictRequest r;
     s = parse_tf_predict(body, inputs, spec, &r);
     if (s.ok() && r.inputs.size() != inputs.size()) __builtin_trap();

@@ -95,9 +95,11 @@ TEST(TfServingParse, BadBodiesNameTheProblem) {
       {"[1,2]", "must be a JSON object"},
       {"{}", "Missing \"instances\" or \"inputs\""},
       {R"({"instances": [[1,2,3]], "inputs": [[1,2,3]]})", "Both \"instances\" and \"inputs\""},
-      {R"({"instances": [[1,2,3],[1,2]]})", "ragged"},
+      {R"({"instances": [[1,2,3],[1,2]]})", "instances[1]: expected 3 values, got 2"},
       {R"({"instances": [[1,"a",3]]})", "expected a number, got a string"},
-      {R"({"instances": [[1,[2],3]]})", "ragged"},
+      {R"({"instances": [[1,[2],3]]})", "instances[0][1]: expected a number, got a list"},
+      // Ragged rows of an input with dynamic dims are found by the general parser.
+      {R"({"signature_name": "", "instances": [[1,2,3],[1,2]]})", "ragged"},
       {R"({"instances": []})", "empty"},
       {R"({"instances": [{"y": [1,2,3]}]})", "unknown input \"y\""},
       {R"({"instances": [{"b64": "%%%"}]})", "not valid base64"},
