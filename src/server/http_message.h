@@ -3,6 +3,7 @@
 // Beast transport stays in one file.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,12 @@ struct HttpRequest {
   // KServe binary extension: the JSON header's length when the body also carries raw tensors.
   std::optional<size_t> inference_header_length;
   std::string body;
+  // The transport hands over a body in a pooled buffer instead of `body` (no copy into a
+  // string); `body_owner` keeps it alive, so parsers may wrap slices of it as tensors.
+  // The KServe binary section starts 64-byte aligned there, as tensors expect.
+  std::shared_ptr<void> body_owner;
+  std::string_view body_view;
+  std::string_view payload() const { return body_owner ? body_view : std::string_view(body); }
 };
 
 struct HttpResponse {

@@ -4,11 +4,15 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <vector>
+
+#include "server/buffer_pool.h"
 
 namespace kiln::server {
 
@@ -20,6 +24,55 @@ using tcp = net::ip::tcp;
 namespace {
 
 constexpr std::size_t kReadBufferBytes = 256 * 1024;
+
+// A request body read straight into a pooled, 64-byte aligned buffer (buffer_pool.h)
+// sized once from Content-Length: no std::string growth or zero fill, pages already
+// mapped, and a KServe binary section (after Inference-Header-Content-Length bytes of
+// JSON) placed on a 64-byte boundary so that tensors can wrap it without a copy.
+struct PooledBody {
+  struct value_type {
+    std::shared_ptr<void> owner;
+    char* data = nullptr;
+    size_t size = 0, capacity = 0;
+    size_t align_to = 0;  // offset in the body that should land on a 64-byte boundary
+  };
+  static std::uint64_t size(const value_type& v) { return v.size; }
+
+  class reader {
+   public:
+    template <bool isRequest, class Fields>
+    reader(http::header<isRequest, Fields>& h, value_type& b) : body_(b) {
+      const auto text = h["Inference-Header-Content-Length"];
+      size_t n = 0;
+      if (std::from_chars(text.data(), text.data() + text.size(), n).ec == std::errc()) body_.align_to = n;
+    }
+    void init(const boost::optional<std::uint64_t>& length, beast::error_code& ec) {
+      ec = {};
+      if (length) grow(static_cast<size_t>(*length));
+    }
+    template <class ConstBufferSequence>
+    std::size_t put(const ConstBufferSequence& buffers, beast::error_code& ec) {
+      ec = {};
+      const size_t n = beast::buffer_bytes(buffers);
+      if (body_.size + n > body_.capacity) grow(std::max(body_.size + n, body_.capacity * 2));
+      body_.size += net::buffer_copy(net::buffer(body_.data + body_.size, n), buffers);
+      return n;
+    }
+    void finish(beast::error_code& ec) { ec = {}; }
+
+   private:
+    void grow(size_t capacity) {
+      const size_t shift = (64 - body_.align_to % 64) % 64;
+      auto owner = acquire_host_buffer(shift + std::max<size_t>(capacity, 1));
+      char* data = static_cast<char*>(owner.get()) + shift;
+      if (body_.size) std::memcpy(data, body_.data, body_.size);
+      body_.owner = std::move(owner);
+      body_.data = data;
+      body_.capacity = capacity;
+    }
+    value_type& body_;
+  };
+};
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -104,7 +157,8 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       r.inference_header_length = n;
     }
-    r.body = std::move(req.body());
+    r.body_owner = std::move(req.body().owner);
+    r.body_view = std::string_view(req.body().data ? req.body().data : "", req.body().size);
     in_flight_->fetch_add(1);
     // The responder may run on any thread; hop back to this connection's executor.
     auto self = shared_from_this();
@@ -146,7 +200,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const HttpHandler& handler_;
   std::shared_ptr<std::atomic<int64_t>> in_flight_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<PooledBody>> parser_;
   bool keep_alive_ = true;
   unsigned version_ = 11;
 };

@@ -13,6 +13,7 @@
 #include "server/model_repository.h"
 #include "server/protocol_names.h"
 #include "server/tensor_json.h"
+#include "server/tensor_rows.h"
 
 namespace kiln::server {
 
@@ -179,7 +180,7 @@ Status parse_input(od::value v, const std::vector<TensorInfo>& inputs, const Ima
 }
 
 Status tensor_from_binary(const ParsedInput& in, const TensorInfo& info, std::string_view bytes, const std::string& what,
-                          Tensor* out) {
+                          const std::shared_ptr<void>& body_owner, Tensor* out) {
   int64_t n = 0;
   try {
     n = num_elements(in.shape);
@@ -190,7 +191,12 @@ Status tensor_from_binary(const ParsedInput& in, const TensorInfo& info, std::st
   if (bytes.size() != need)
     return invalid(fmt::format("{}: binary data has {} bytes, shape {} of {} needs {}", what, bytes.size(),
                                dims_to_string(in.shape), in.datatype, need));
-  Tensor t(info.dtype, in.shape);
+  // The body's buffer is aligned for this by the transport (http_server.cc): share it.
+  if (body_owner && reinterpret_cast<uintptr_t>(bytes.data()) % 64 == 0) {
+    *out = Tensor::wrap(info.dtype, in.shape, const_cast<char*>(bytes.data()), body_owner);
+    return Status();
+  }
+  Tensor t = uninitialized_tensor(info.dtype, in.shape);
   if (need) std::memcpy(t.raw(), bytes.data(), need);
   *out = std::move(t);
   return Status();
@@ -234,7 +240,8 @@ Status pixels_to_image_rows(const Tensor& pixels, const TensorInfo& info, const 
 }
 
 Status parse_kserve_infer_unchecked(std::string_view body, std::optional<size_t> header_length,
-                          const std::vector<TensorInfo>& inputs, const ImageInputSpec& image, KServeInferRequest* out) {
+                          const std::vector<TensorInfo>& inputs, const ImageInputSpec& image, KServeInferRequest* out,
+                          const std::shared_ptr<void>& body_owner) {
   std::string_view json = body, binary;
   if (header_length) {
     if (*header_length > body.size())
@@ -342,7 +349,7 @@ Status parse_kserve_infer_unchecked(std::string_view body, std::optional<size_t>
       const std::string_view slice = binary.substr(offset, *in.binary_size);
       offset += *in.binary_size;
       Status s = bytes[in.index] ? bytes_from_binary(slice, what, *bytes[in.index])
-                                 : tensor_from_binary(in, info, slice, what, &in.tensor);
+                                 : tensor_from_binary(in, info, slice, what, body_owner, &in.tensor);
       if (!s.ok()) return s;
     }
     if (bytes[in.index]) {
@@ -374,9 +381,10 @@ Status parse_kserve_infer_unchecked(std::string_view body, std::optional<size_t>
 // The parsers are meant never to throw; this keeps an unforeseen library exception
 // (allocation failure on a huge request, say) a 4xx/5xx answer rather than a crash.
 Status parse_kserve_infer(std::string_view body, std::optional<size_t> header_length,
-                          const std::vector<TensorInfo>& inputs, const ImageInputSpec& image, KServeInferRequest* out) {
+                          const std::vector<TensorInfo>& inputs, const ImageInputSpec& image, KServeInferRequest* out,
+                          std::shared_ptr<void> body_owner) {
   try {
-    return parse_kserve_infer_unchecked(body, header_length, inputs, image, out);
+    return parse_kserve_infer_unchecked(body, header_length, inputs, image, out, body_owner);
   } catch (const Error& e) {
     return Status::from_error(e);
   } catch (const std::bad_alloc&) {
@@ -574,8 +582,8 @@ void handle_kserve(const ServingContext& ctx, const HttpRequest& request, Clock:
     return respond(error_response(s));
   }
   auto parsed = std::make_shared<KServeInferRequest>();
-  s = parse_kserve_infer(request.body, request.inference_header_length, version->inputs(), version->image_spec(),
-                         parsed.get());
+  s = parse_kserve_infer(request.payload(), request.inference_header_length, version->inputs(),
+                         version->image_spec(), parsed.get(), request.body_owner);
   if (s.ok()) s = version->check_inputs(parsed->inputs);
   if (s.ok())
     for (const auto& o : parsed->outputs) {

@@ -4,6 +4,7 @@
 // requested outputs). BYTES inputs of an image model carry encoded images.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,8 +31,11 @@ struct KServeInferRequest {
 
 // Parses an infer body (`header_length`: the Inference-Header-Content-Length, if sent).
 // Never throws; malformed or mismatched requests give kInvalidArgument naming the problem.
+// `body_owner`, when it keeps `body` alive, lets binary tensors that start 64-byte aligned
+// in the body share its memory instead of being copied out.
 Status parse_kserve_infer(std::string_view body, std::optional<size_t> header_length,
-                          const std::vector<TensorInfo>& inputs, const ImageInputSpec& image, KServeInferRequest* out);
+                          const std::vector<TensorInfo>& inputs, const ImageInputSpec& image, KServeInferRequest* out,
+                          std::shared_ptr<void> body_owner = nullptr);
 
 // The infer response; binary outputs are appended after the JSON and announced in headers.
 HttpResponse write_kserve_infer_response(const std::string& model, int64_t version, const KServeInferRequest& request,
