@@ -59,6 +59,27 @@ TEST(Int8Lowering, ResNet50ConvsRunInInt8WithInt8ActivationsBetweenThem) {
   EXPECT_EQ(int8_outputs, 51);  // all but conv1 (into the max pool) and the last (into the average pool)
 }
 
+// By default (16 input channels at least) the RGB stem stays in FP16 and everything else is
+// as above.
+TEST(Int8Lowering, NarrowStemStaysInFp16ByDefault) {
+  ir::Graph g = onnx::import_onnx_model(zoo::build_zoo_model("resnet50"), "zoo:resnet50", "");
+  passes::optimize_for_inference(g, Precision::kINT8);
+  quant::CalibrationTable table;
+  for (const ir::Value& v : g.values)
+    if (!v.is_constant()) table.thresholds[v.name] = 4.0f;
+  const int8::Int8Plan plan = int8::plan_int8_convs(g, table, 16);
+  int int8_convs = 0, first_conv = -1;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const bool conv = g.nodes[i].op == "Conv" || g.nodes[i].op == "FusedConv";
+    if (conv && first_conv < 0) first_conv = static_cast<int>(i);
+    int8_convs += plan.conv_runs_int8[i];
+  }
+  ASSERT_GE(first_conv, 0);
+  EXPECT_FALSE(plan.conv_runs_int8[static_cast<size_t>(first_conv)]);
+  EXPECT_EQ(int8_convs, 52);
+  EXPECT_EQ(int8::plan_int8_convs(g, table, 1).conv_runs_int8[static_cast<size_t>(first_conv)], true);
+}
+
 // A plan keeps the INT8 weights, scale vectors and requantization attributes exactly.
 TEST(Int8Lowering, PlanRoundTripKeepsScalesAndInt8Weights) {
   ir::Graph g = onnx::import_onnx_model(zoo::build_zoo_model("resnet50"), "zoo:resnet50", "");

@@ -1,5 +1,6 @@
 #include "backends/cuda/int8/int8_lowering.h"
 
+#include <cstdlib>
 #include <cstring>
 
 #include "quant/int8_reference.h"
@@ -8,9 +9,11 @@ namespace kiln::cuda::int8 {
 
 namespace {
 
-bool conv_can_run_int8(const ir::Graph& g, const ir::Node& n, const quant::CalibrationTable& table) {
+bool conv_can_run_int8(const ir::Graph& g, const ir::Node& n, const quant::CalibrationTable& table,
+                       int min_input_channels) {
   if (n.op != "Conv" && !(n.op == "FusedConv" && n.domain == "kiln")) return false;
   if (n.inputs.size() < 2 || g.value(n.inputs[0]).dims.size() != 4) return false;
+  if (g.value(n.inputs[0]).dims[1] < min_input_channels) return false;
   const ir::Value& w = g.value(n.inputs[1]);
   if (!w.is_constant() || w.dtype != DType::kF32 || w.dims.size() != 4) return false;
   if (n.has_input(2) && (!g.value(n.inputs[2]).is_constant() || g.value(n.inputs[2]).dtype != DType::kF32)) return false;
@@ -25,11 +28,21 @@ bool conv_can_run_int8(const ir::Graph& g, const ir::Node& n, const quant::Calib
 
 }  // namespace
 
-Int8Plan plan_int8_convs(const ir::Graph& g, const quant::CalibrationTable& table) {
+int min_int8_input_channels() {
+  if (const char* env = std::getenv("KILN_INT8_MIN_CHANNELS"); env && *env) {
+    char* end = nullptr;
+    const long v = std::strtol(env, &end, 10);
+    if (*end != '\0' || v < 1 || v > 65536) fail("KILN_INT8_MIN_CHANNELS=\"{}\": expected a channel count >= 1", env);
+    return static_cast<int>(v);
+  }
+  return 16;
+}
+
+Int8Plan plan_int8_convs(const ir::Graph& g, const quant::CalibrationTable& table, int min_input_channels) {
   Int8Plan plan;
   plan.conv_runs_int8.assign(g.nodes.size(), false);
   plan.value_is_int8.assign(g.values.size(), false);
-  for (size_t i = 0; i < g.nodes.size(); ++i) plan.conv_runs_int8[i] = conv_can_run_int8(g, g.nodes[i], table);
+  for (size_t i = 0; i < g.nodes.size(); ++i) plan.conv_runs_int8[i] = conv_can_run_int8(g, g.nodes[i], table, min_input_channels);
   std::vector<bool> is_output(g.values.size(), false);
   for (int v : g.outputs) is_output[v] = true;
   for (size_t i = 0; i < g.nodes.size(); ++i) {

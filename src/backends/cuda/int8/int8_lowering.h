@@ -20,7 +20,13 @@ struct Int8Plan {
   std::vector<bool> conv_runs_int8;  // per node
   std::vector<bool> value_is_int8;   // per value: written as INT8 by its producer
 };
-Int8Plan plan_int8_convs(const ir::Graph& graph, const quant::CalibrationTable& table);
+// Convolutions with fewer input channels than this stay in FP16: cuDNN's INT8 kernels are
+// built for wide channels, and on an H200 ResNet-50's RGB stem (3 channels, padded to 4)
+// took 4.3 ms in INT8 against 1.27 ms in FP16 at batch 256. KILN_INT8_MIN_CHANNELS
+// overrides it (the kernel tests set 1 to put narrow convolutions through INT8).
+int min_int8_input_channels();
+Int8Plan plan_int8_convs(const ir::Graph& graph, const quant::CalibrationTable& table,
+                         int min_input_channels = min_int8_input_channels());
 
 struct Int8ConvConstants {
   Tensor weights;  // i8, logical [K_pad, C_pad, R, S], bytes in KRSC order, zero padding
