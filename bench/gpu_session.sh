@@ -1,70 +1,137 @@
 #!/usr/bin/env bash
-# One GPU-machine session that checks the whole product on every GPU of the machine:
-#   1. the CUDA and burn test suites;
-#   2. `kiln bench` (the CLI users run) on the zoo ResNet-50 in every mode at batch 256 and 1,
-#      with the PyTorch baseline measured in the same call on the same card;
-#   3. `kiln build` an fp16 plan, `kiln serve --gpus all`, and `kiln loadgen` over the KServe
-#      binary path and the TF Serving JPEG path, compared with `kiln bench` at the same batch;
-#   4. `kiln burn --gpus all`.
-# Logs and JSON go to OUT_DIR.   usage: bench/gpu_session.sh CARRY_DIR OUT_DIR
+# Checks the product on the GPU machine, in sections (all by default; SECTIONS="tests serve"
+# picks some), writing logs and JSON under OUT_DIR:
+#   tests       the CUDA, INT8 and burn test suites (KILN_PRETRAINED_DIR=CARRY/pretrained if present)
+#   bench       `kiln bench` on the zoo ResNet-50 in every mode at batch 256 and 1, and the
+#               PyTorch baseline in the same call on the same card
+#   int8        `kiln bench --fp16 --int8` at batch 256 and 1 with the agreement with FP32,
+#               and the PyTorch baseline (eager FP16 channels-last) beside it
+#   qdq         the pretrained Q/DQ ShuffleNet-v2: `kiln bench --fp16 --int8` on its photos
+#   build       plan build time (fp16, max batch 256), cold and with a warm timing cache
+#   imageinput  an fp16 plan taking uint8 pixels (`kiln build --image-input`) against the
+#               float plan: same top-5, end-to-end latency with 4x fewer bytes copied
+#   serve       `kiln serve --gpus all` with an fp16 plan; `kiln loadgen` over the KServe binary
+#               and TF Serving JSON/JPEG paths, compared with `kiln bench` at the same batch
+#   burn        `kiln burn --gpus all`
+#   usage: bench/gpu_session.sh CARRY_DIR OUT_DIR
 set -uo pipefail
 carry=${1:?dir with kiln, test binaries and device-libs}; out=${2:?output dir}
+sections=${SECTIONS:-tests bench build imageinput qdq serve burn}
 mkdir -p "$out"
 export LD_LIBRARY_PATH=$PWD/$carry/device-libs:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 export KILN_DATA_DIR=$PWD/data
+[ -d "$carry/pretrained" ] && export KILN_PRETRAINED_DIR=$PWD/$carry/pretrained
 kiln=$PWD/$carry/kiln
 work=$(mktemp -d)
 nvidia-smi -L | tee "$out/gpus.txt"
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1 > "$out/card.txt"
 gpus=$(nvidia-smi -L | wc -l)
+"$kiln" zoo resnet50 --out "$work/resnet50.onnx" >/dev/null
 
 step() { echo; echo "=== $* ($(date -u +%H:%M:%S))"; }
+want() { [[ " $sections " == *" $1 "* ]]; }
+elapsed() { awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $1}"; }
 
-step "GPU tests"
-for t in "$carry"/test_cuda "$carry"/test_burn "$carry"/test_int8; do
-  [ -x "$t" ] && timeout 240 "$t" --gtest_brief=1 2>&1 | tail -15
-done 2>&1 | tee "$out/gpu_tests.log"
+if want tests; then
+  step "GPU tests"
+  for t in "$carry"/test_cuda "$carry"/test_int8 "$carry"/test_burn; do
+    [ -x "$t" ] || continue
+    echo "--- $(basename "$t")"
+    timeout 300 "$t" --gtest_brief=1 2>&1 | tail -25
+  done 2>&1 | tee "$out/gpu_tests.log"
+fi
 
-step "kiln bench, zoo ResNet-50"
-"$kiln" zoo resnet50 --out "$work/resnet50.onnx" >/dev/null
-timeout 300 "$kiln" bench "$work/resnet50.onnx" --image data/images/sample.jpg --native --fp32 --tf32 --fp16 --bf16 \
-  --int8 --calib-data data/images --batch-size 256 --duration 1 --warmup 5 --output-dir "$out/bench_b256" 2>&1 |
-  tail -30
-timeout 120 "$kiln" bench "$work/resnet50.onnx" --image data/images/sample.jpg --native --fp16 --int8 \
-  --calib-data data/images --batch-size 1 --duration 1 --warmup 20 --output-dir "$out/bench_b1" 2>&1 | tail -14
-timeout 120 "$kiln" bench "$work/resnet50.onnx" --image data/images/sample.jpg --fp16 --batch-size 64 --duration 1 \
-  --output-dir "$out/bench_b64" 2>&1 | tail -6
+if want bench; then
+  step "kiln bench, zoo ResNet-50, every mode"
+  timeout 300 "$kiln" bench "$work/resnet50.onnx" --image data/images/sample.jpg --native --fp32 --tf32 --fp16 --bf16 \
+    --batch-size 256 --duration 1 --warmup 5 --output-dir "$out/bench_b256" 2>&1 | tail -12
+  timeout 120 "$kiln" bench "$work/resnet50.onnx" --image data/images/sample.jpg --native --fp16 \
+    --batch-size 1 --duration 1 --warmup 20 --output-dir "$out/bench_b1" 2>&1 | tail -6
+  step "PyTorch baseline (same card, same call)"
+  PYTHONUNBUFFERED=1 timeout 240 python3 bench/pytorch_baseline.py --out "$out/torch.json" --compile-mode none \
+    --batches 1,64,256 --seconds 1.0 2>&1 | grep -E "^torch|rror" | tail -20
+fi
 
-step "PyTorch baseline (same card, same call)"
-PYTHONUNBUFFERED=1 timeout 240 python3 bench/pytorch_baseline.py --out "$out/torch.json" --compile-mode none \
-  --batches 1,64,256 --seconds 1.0 2>&1 | grep -E "^torch|rror" | tail -20
+if want int8; then
+  step "kiln bench --fp16 --int8, zoo ResNet-50 (percentile calibration on data/images)"
+  for b in 256 1; do
+    start=$(date +%s.%N)
+    timeout 420 "$kiln" bench "$work/resnet50.onnx" --image data/images/sample.jpg --fp16 --int8 \
+      --calib-data data/images --calibrator percentile --batch-size $b --duration 1 --warmup 5 \
+      --output-dir "$out/int8_b$b" > "$out/int8_b$b.log" 2>&1
+    echo "batch $b: exit $?, $(elapsed "$start") s"; grep -E "^(fp16|int8) |vs fp32" "$out/int8_b$b.log"
+    grep -E "int8conv|Int8Conv" "$out/int8_b$b.log" | head -60 > "$out/int8_b${b}_tactics.log"
+  done
+  step "PyTorch baseline (same card, same call)"
+  PYTHONUNBUFFERED=1 timeout 150 python3 bench/pytorch_baseline.py --out "$out/torch.json" --compile-mode none \
+    --batches 1,256 --seconds 1.0 2>&1 | grep -E "^torch|rror" | tail -20
+fi
 
-step "plan build time: fp16, max batch 256, cold and then warm timing cache"
-for run in cold warm; do
-  start=$(date +%s.%N)
-  timeout 200 "$kiln" build --input-model "$work/resnet50.onnx" --output-model "$work/models_$run/default/1" \
-    --precision fp16 --batch-size 256 --device cuda:0 --timing-cache "$work/timing.cache" > "$out/build_$run.log" 2>&1
-  rc=$?; echo "kiln build ($run timing cache): exit $rc, $(awk "BEGIN{print $(date +%s.%N) - $start}") s"
-  tail -2 "$out/build_$run.log"
-done
-mv "$work/models_warm" "$work/models"
+if want qdq && [ -n "${KILN_PRETRAINED_DIR:-}" ]; then
+  step "pretrained Q/DQ ShuffleNet-v2 on the GPU"
+  for img in parrot.jpg cat.bmp grace_hopper.bmp; do
+    timeout 240 "$kiln" bench "$KILN_PRETRAINED_DIR/shufflenet-v2-12-qdq.onnx" --image "$KILN_PRETRAINED_DIR/images/$img" \
+      --fp32 --fp16 --int8 --labels "$KILN_PRETRAINED_DIR/imagenet_classes_1000.txt" --duration 1 --warmup 10 \
+      --output-dir "$out/qdq_$img" > "$out/qdq_$img.log" 2>&1
+    echo "$img: exit $?"; grep -E "^(fp32|fp16|int8) |vs fp32|Q/DQ model" "$out/qdq_$img.log"
+  done
+fi
 
-step "serve on all $gpus GPU(s), loadgen"
-"$kiln" serve --model-base-path "$work/models/default" --rest-api-port 8888 --gpus all --max-batch-size 64 \
-  --batch-timeout-micros 2000 --max-body-bytes 268435456 > "$out/serve.log" 2>&1 &
-server=$!
-for _ in $(seq 120); do curl -sf localhost:8888/v1/models/default >/dev/null && break; sleep 1; done
-curl -s localhost:8888/v1/models/default | tee "$out/health.json"; echo
-timeout 60 "$kiln" loadgen --url http://localhost:8888 --protocol kserve --payload binary --batch 16 \
-  --concurrency $((8 * gpus)) --duration 10 --warmup 2 --output-json "$out/loadgen_kserve_binary.json" 2>&1 | tail -12
-timeout 60 "$kiln" loadgen --url http://localhost:8888 --protocol tfserving --payload jpeg \
-  --concurrency 32 --duration 10 --warmup 2 --output-json "$out/loadgen_tfserving_jpeg.json" 2>&1 | tail -12
-curl -s localhost:8888/metrics | grep -E "^kiln_gpu_utilization|^kiln_requests_total" | head -10
-kill -TERM $server
-for _ in $(seq 30); do kill -0 $server 2>/dev/null || break; sleep 1; done
-kill -0 $server 2>/dev/null && { echo "serve did not exit within 30 s of SIGTERM"; kill -9 $server; }
-wait $server; echo "serve exit code after SIGTERM: $?"
+if want build; then
+  step "plan build time: fp16, max batch 256, cold and then warm timing cache"
+  for run in cold warm; do
+    start=$(date +%s.%N)
+    timeout 200 "$kiln" build --input-model "$work/resnet50.onnx" --output-model "$work/models_$run/default/1" \
+      --precision fp16 --batch-size 256 --device cuda:0 --timing-cache "$work/timing.cache" > "$out/build_$run.log" 2>&1
+    echo "kiln build ($run timing cache): exit $?, $(elapsed "$start") s"; tail -2 "$out/build_$run.log"
+  done
+fi
 
-step "kiln burn --gpus all"
-timeout 60 "$kiln" burn --gpus all --seconds 20 --report-interval 5 2>&1 | tee "$out/burn.log" | tail -12
-echo "burn exit code: ${PIPESTATUS[0]}"
+if want imageinput; then
+  step "uint8 image input (kiln build --image-input) vs float input, fp16, batch 256"
+  for kind in float pixels; do
+    flag=""; [ $kind = pixels ] && flag="--image-input"
+    timeout 200 "$kiln" build --input-model "$work/resnet50.onnx" --output-model "$work/img_$kind/1" --precision fp16 \
+      --batch-size 256 --device cuda:0 --timing-cache "$work/timing.cache" $flag > "$out/build_$kind.log" 2>&1
+    grep -E "input " "$out/build_$kind.log"
+    timeout 120 "$kiln" bench "$work/img_$kind/1/model.plan" --image data/images/sample.jpg --fp16 --batch-size 256 \
+      --duration 2 --output-dir "$out/imageinput_$kind" > "$out/imageinput_$kind.log" 2>&1
+    echo "$kind: exit $?"; grep -E "^fp16 |1\. " "$out/imageinput_$kind.log"
+  done
+fi
+
+if want serve; then
+  step "serve on all $gpus GPU(s), loadgen"
+  timeout 200 "$kiln" build --input-model "$work/resnet50.onnx" --output-model "$work/models/default/1" \
+    --precision fp16 --batch-size 64 --device cuda:0 --timing-cache "$work/timing.cache" > "$out/build_serve.log" 2>&1
+  timeout 90 "$kiln" bench "$work/models/default/1/model.plan" --image data/images/sample.jpg --fp16 --batch-size 64 \
+    --duration 2 --output-dir "$out/serve_bench_b64" 2>&1 | grep -E "^fp16 "
+  "$kiln" serve --model-base-path "$work/models/default" --rest-api-port 8888 --gpus all --max-batch-size 64 \
+    --batch-timeout-micros 1000 --max-body-bytes 268435456 > "$out/serve.log" 2>&1 &
+  server=$!
+  for _ in $(seq 120); do curl -sf localhost:8888/v1/models/default >/dev/null && break; sleep 1; done
+  curl -s localhost:8888/v1/models/default | tee "$out/health.json"; echo
+  for c in 8 16 32; do
+    timeout 60 "$kiln" loadgen --url http://localhost:8888 --protocol kserve --payload binary --batch 16 \
+      --concurrency $((c * gpus)) --duration 8 --warmup 2 --output-json "$out/loadgen_kserve_binary_c$c.json" 2>&1 |
+      grep -E "Requests|Throughput|Latency|Errors" | head -4
+  done
+  timeout 60 "$kiln" loadgen --url http://localhost:8888 --protocol tfserving --payload json --batch 8 \
+    --concurrency $((8 * gpus)) --duration 8 --warmup 2 --output-json "$out/loadgen_tfserving_json.json" 2>&1 |
+    grep -E "Requests|Throughput|Latency|Errors" | head -4
+  timeout 60 "$kiln" loadgen --url http://localhost:8888 --protocol tfserving --payload jpeg \
+    --concurrency 32 --duration 8 --warmup 2 --output-json "$out/loadgen_tfserving_jpeg.json" 2>&1 |
+    grep -E "Requests|Throughput|Latency|Errors" | head -4
+  curl -s localhost:8888/metrics | grep -E "^kiln_gpu_utilization|^kiln_requests_total" | head -10
+  kill -TERM $server
+  for _ in $(seq 30); do kill -0 $server 2>/dev/null || break; sleep 1; done
+  kill -0 $server 2>/dev/null && { echo "serve did not exit within 30 s of SIGTERM"; kill -9 $server; }
+  wait $server; echo "serve exit code after SIGTERM: $?"
+fi
+
+if want burn; then
+  step "kiln burn --gpus all"
+  timeout 60 "$kiln" burn --gpus all --seconds 20 --report-interval 5 2>&1 | tee "$out/burn.log" | tail -12
+  echo "burn exit code: ${PIPESTATUS[0]}"
+fi
 rm -rf "$work"
