@@ -13,7 +13,7 @@
 #   serve       `kiln serve --gpus all` with an fp16 plan; `kiln loadgen` over the KServe binary
 #               and TF Serving JSON/JPEG paths, compared with `kiln bench` at the same batch
 #   burn        `kiln burn --gpus all`
-#   usage: bench/gpu_session.sh CARRY_DIR OUT_DIR
+#   usage: [SECTIONS=...] [INT8_BATCHES="256 1"] [PACK=1] bench/gpu_session.sh CARRY_DIR OUT_DIR
 set -uo pipefail
 carry=${1:?dir with kiln, test binaries and device-libs}; out=${2:?output dir}
 sections=${SECTIONS:-tests bench build imageinput qdq serve burn}
@@ -54,7 +54,7 @@ fi
 
 if want int8; then
   step "kiln bench --fp16 --int8, zoo ResNet-50 (percentile calibration on data/images)"
-  for b in 256 1; do
+  for b in ${INT8_BATCHES:-256 1}; do
     start=$(date +%s.%N)
     timeout 420 "$kiln" bench "$work/resnet50.onnx" --image data/images/sample.jpg --fp16 --int8 \
       --calib-data data/images --calibrator percentile --batch-size $b --duration 1 --warmup 5 \
@@ -135,3 +135,7 @@ if want burn; then
   echo "burn exit code: ${PIPESTATUS[0]}"
 fi
 rm -rf "$work"
+# PACK=1: one archive instead of many files (the device tool returns a limited number).
+if [ "${PACK:-0}" = 1 ]; then
+  tar -czf "$out.tgz" -C "$(dirname "$out")" "$(basename "$out")" && rm -rf "$out"
+fi
