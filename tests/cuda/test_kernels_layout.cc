@@ -6,6 +6,7 @@
 #include "backends/cuda/kernels/cast.h"
 #include "backends/cuda/kernels/gather.h"
 #include "backends/cuda/kernels/strided_copy.h"
+#include "backends/cuda/kernels/thin_nhwc.h"
 #include "backends/cuda/kernels/transpose.h"
 #include "core/error.h"
 #include "test_kernels_support.h"
@@ -57,6 +58,29 @@ TEST(KernelsTranspose, ImageLayoutsAndGeneralPerms) {
   check_transpose<uint64_t>({2, 3, 4, 5, 3}, {4, 2, 0, 3, 1}, seed++);
   check_transpose<uint32_t>({2, 1, 3, 2, 5, 3}, {5, 4, 3, 2, 1, 0}, seed++);
   check_transpose<uint16_t>({7, 11}, {1, 0}, seed++);
+}
+
+// The fused cast + NCHW->NHWC of thin tensors: exactly the cast of the transposed values.
+TEST(KernelsThinNhwc, CastAndLayoutInOnePass) {
+  KILN_REQUIRE_GPU();
+  uint32_t seed = 40;
+  const std::vector<std::pair<DType, DType>> pairs = {
+      {DType::kF32, DType::kF16}, {DType::kF32, DType::kF32}, {DType::kF16, DType::kF32}, {DType::kF32, DType::kBF16}};
+  for (const auto& [from, to] : pairs)
+    for (int64_t c : {1, 3, 4, 8}) {
+      const int64_t n = 3, h = 7, w = 9;
+      const auto x = round_to(from, random_floats(n * c * h * w, seed++, -3.0f, 3.0f));
+      std::vector<float> want(x.size());
+      for (int64_t in = 0; in < n; ++in)
+        for (int64_t ic = 0; ic < c; ++ic)
+          for (int64_t s = 0; s < h * w; ++s) want[(in * h * w + s) * c + ic] = round_to(to, x[(in * c + ic) * h * w + s]);
+      auto dx = upload(from, x);
+      DeviceBuffer dy(x.size() * dtype_size(to));
+      ASSERT_EQ(kernels::thin_nchw_to_nhwc(from, to, n, c, h * w, dx->get(), dy.get(), nullptr), cudaSuccess);
+      EXPECT_EQ(download(to, dy.get(), x.size()), want) << dtype_name(from) << "->" << dtype_name(to) << " c=" << c;
+    }
+  EXPECT_EQ(kernels::thin_nchw_to_nhwc(DType::kF32, DType::kF16, 1, 9, 4, nullptr, nullptr, nullptr),
+            cudaErrorInvalidValue);
 }
 
 TEST(KernelsTranspose, ExplicitLayoutHelpersRoundTrip) {

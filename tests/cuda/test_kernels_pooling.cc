@@ -58,6 +58,10 @@ TEST(KernelsPool2d, MaxAndAverageBothLayouts) {
       {3, 13, 10, 11, 2, 2, 0, 1, true, false}, // ceil_mode: last window clipped
       {2, 5, 9, 9, 3, 1, 1, 2, false, true},    // dilation, count_include_pad
       {1, 17, 6, 5, 3, 2, 1, 1, true, true},
+      // Channels a multiple of the 16-byte vector: NHWC takes the vectorized kernel.
+      {2, 64, 12, 13, 3, 2, 1, 1, false, false},  // ResNet's max pool shape, smaller
+      {1, 16, 9, 9, 3, 1, 1, 2, true, true},
+      {3, 12, 7, 8, 2, 2, 0, 1, true, false},     // f32 vectors of 4; f16 stays scalar
   };
   uint32_t seed = 1;
   for (DType dtype : float_dtypes())

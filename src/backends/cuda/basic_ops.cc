@@ -15,6 +15,7 @@
 #include "backends/cuda/kernels/pooling.h"
 #include "backends/cuda/kernels/softmax.h"
 #include "backends/cuda/kernels/strided_copy.h"
+#include "backends/cuda/kernels/thin_nhwc.h"
 #include "backends/cuda/kernels/transpose.h"
 #include "backends/cuda/movement_ops.h"
 
@@ -383,6 +384,7 @@ class ConvertOp : public NodeOp {
   using NodeOp::NodeOp;
   size_t workspace_bytes() const override {
     const DeviceValue& x = in_[0];
+    if (thin_input()) return 0;
     return x.dtype != out_.dtype && x.layout != out_.layout ? out_.bytes_at(static_cast<int>(out_.dims.empty() ? 1 : out_.dims[0])) : 0;
   }
   void enqueue(const RunState& s) override {
@@ -392,6 +394,11 @@ class ConvertOp : public NodeOp {
     void* dst = s.at(out_id_);
     if (x.layout == out_.layout) {
       KILN_CUDA_CALL(label(), cast(x.dtype, out_.dtype, count, src, dst, s.stream));
+      return;
+    }
+    if (thin_input()) {
+      const Dims d = x.dims_at(s.batch);
+      KILN_CUDA_CALL(label(), thin_nchw_to_nhwc(x.dtype, out_.dtype, d[0], d[1], d[2] * d[3], src, dst, s.stream));
       return;
     }
     if (x.dtype != out_.dtype) {
@@ -426,19 +433,28 @@ class ConvertOp : public NodeOp {
       KILN_CUDA_CALL(label(), nhwc_to_nchw(es, d[0], d[1], d[2], d[3], src, dst, s.stream));
   }
 
+  // An RGB-like NCHW float input becoming NHWC: one fused cast + layout pass (thin_nhwc.h).
+  bool thin_input() const {
+    const DeviceValue& x = in_[0];
+    auto is_float = [](DType t) { return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16; };
+    return x.layout == Layout::kNCHW && out_.layout == Layout::kNHWC && x.dims.size() == 4 && x.dims[1] >= 1 &&
+           x.dims[1] <= kThinChannels && is_float(x.dtype) && is_float(out_.dtype);
+  }
+
   nlohmann::json tactic() const override { return timed_ ? nlohmann::json{{"permute", permute_}} : nlohmann::json(); }
   void set_tactic(const nlohmann::json& t) override {
     permute_ = t.value("permute", false);
     timed_ = true;
   }
   std::string describe_tactic() const override {
+    if (thin_input()) return "fused cast + layout (few channels)";
     return timed_ ? fmt::format("{} ({:.3f} ms)", permute_ ? "per-element permute" : "tiled transpose", ms_) : "";
   }
   // Layout changes of thin tensors (fewer than 32 channels) time the tiled transpose
   // against a per-element permute (both are exact byte moves) and keep the faster.
   void select_tactic(TacticTimer& timer) override {
     const DeviceValue& x = in_[0];
-    if (x.layout == out_.layout || x.dims.size() != 4 || x.dims[1] >= 32) return;
+    if (x.layout == out_.layout || x.dims.size() != 4 || x.dims[1] >= 32 || thin_input()) return;
     const std::string key = fmt::format("convert x{} {}->{} {}->{}", dims_to_string(x.dims), dtype_name(x.dtype),
                                         dtype_name(out_.dtype), static_cast<int>(x.layout), static_cast<int>(out_.layout));
     timed_ = true;

@@ -62,6 +62,56 @@ template <typename T> struct alignas(16) Vec16 {
   T v[kCount];
 };
 
+// NHWC pooling, one thread per (output pixel, 16-byte channel vector), 32-bit index math:
+// neighbouring threads read neighbouring 16-byte vectors of the same input pixels, so every
+// load is a coalesced 16-byte one. The scalar kernel above spends its time in 64-bit
+// divisions and 2-byte loads (ResNet-50's 3x3/2 max pool at batch 256 in FP16: 1.96 ms
+// there, a bandwidth-bound pass here). Needs c % kVec == 0, 16-byte aligned tensors and
+// fewer than 2^31 elements.
+template <typename T, int kVec>
+__global__ void pool2d_nhwc_vec_kernel(Pool2dParams p, int vectors, int total, const T* __restrict__ x,
+                                       T* __restrict__ y) {
+  const int stride = int(gridDim.x) * blockDim.x;
+  const int in_h = int(p.in_h), in_w = int(p.in_w), out_h = int(p.out_h), out_w = int(p.out_w), c = int(p.c);
+  const bool is_max = p.kind == PoolKind::kMax;
+  for (int i = int(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
+    int rest = i;
+    const int v = rest % vectors; rest /= vectors;
+    const int ow = rest % out_w; rest /= out_w;
+    const int oh = rest % out_h;
+    const int n = rest / out_h;
+    const int h0 = oh * p.stride_h - p.pad_top, w0 = ow * p.stride_w - p.pad_left;
+    float acc[kVec];
+#pragma unroll
+    for (int k = 0; k < kVec; ++k) acc[k] = is_max ? -FLT_MAX : 0.0f;
+    int real = 0, padded = 0;
+    for (int kh = 0; kh < p.kernel_h; ++kh) {
+      const int h = h0 + kh * p.dilation_h;
+      const bool h_in_pad = h >= -p.pad_top && h < in_h + p.pad_bottom;
+      for (int kw = 0; kw < p.kernel_w; ++kw) {
+        const int w = w0 + kw * p.dilation_w;
+        if (h_in_pad && w >= -p.pad_left && w < in_w + p.pad_right) ++padded;
+        if (h < 0 || h >= in_h || w < 0 || w >= in_w) continue;
+        Vec16<T> in = *reinterpret_cast<const Vec16<T>*>(x + ((n * in_h + h) * in_w + w) * c + v * kVec);
+#pragma unroll
+        for (int k = 0; k < kVec; ++k) {
+          const float f = to_f32(in.v[k]);
+          acc[k] = is_max ? fmaxf(acc[k], f) : acc[k] + f;
+        }
+        ++real;
+      }
+    }
+    const int divisor = p.count_include_pad ? padded : real;
+    Vec16<T> out;
+#pragma unroll
+    for (int k = 0; k < kVec; ++k) {
+      const float f = is_max ? (real > 0 ? acc[k] : 0.0f) : (divisor > 0 ? acc[k] / float(divisor) : 0.0f);
+      out.v[k] = from_f32<T>(f);
+    }
+    *reinterpret_cast<Vec16<T>*>(y + ((n * out_h + oh) * out_w + ow) * c + v * kVec) = out;
+  }
+}
+
 // NHWC global pooling. Block = 32 x kRows threads: x walks channel vectors (coalesced
 // 16-byte loads across the warp), y splits the spatial positions; a shared-memory
 // reduction over y finishes. grid = (ceil(vectors/32), N).
@@ -149,6 +199,17 @@ void launch_nhwc(PoolKind kind, int64_t n, int64_t c, int64_t spatial, const voi
 
 cudaError_t launch_pool2d(const Pool2dParams& p, const void* x, void* y, cudaStream_t stream) {
   KILN_DISPATCH_FLOAT(p.dtype, T, {
+    constexpr int kVec = 16 / sizeof(T);
+    const bool aligned = ((reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(y)) & 15) == 0;
+    const int64_t in_elems = p.n * p.c * p.in_h * p.in_w, out_elems = p.n * p.c * p.out_h * p.out_w;
+    if (p.layout == Layout::kNHWC && aligned && p.c % kVec == 0 && in_elems < (int64_t(1) << 31) &&
+        out_elems < (int64_t(1) << 31)) {
+      const int vectors = static_cast<int>(p.c / kVec);
+      const int total = static_cast<int>(out_elems / kVec);
+      pool2d_nhwc_vec_kernel<T, kVec><<<grid_for(total, 256), 256, 0, stream>>>(
+          p, vectors, total, static_cast<const T*>(x), static_cast<T*>(y));
+      return cudaGetLastError();
+    }
     pool2d_kernel<T><<<grid_for(p.n * p.c * p.out_h * p.out_w, 256), 256, 0, stream>>>(
         p, static_cast<const T*>(x), static_cast<T*>(y));
   });
