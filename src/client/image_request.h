@@ -35,7 +35,8 @@ struct ImageFile {
 ImageFile read_image_file(const std::string& path);
 
 // One request carrying the images as batch rows. `signature` may be null when
-// needs_signature() is false. json and binary payloads decode and preprocess here.
+// needs_signature() is false. json and binary payloads decode and preprocess here (for a
+// UINT8 pixel model: resize and crop only, sent as UINT8 / JSON integers).
 HttpRequestSpec build_image_request(const ServerUrl& url, const PredictTarget& target, const ModelSignature* signature,
                                     const std::vector<ImageFile>& images);
 

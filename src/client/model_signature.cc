@@ -132,11 +132,16 @@ ImageInputShape image_input_shape(const ModelSignature& signature) {
   if (signature.inputs.size() != 1)
     fail("{} has {} inputs; sending images needs a model with one image input", model, signature.inputs.size());
   const TensorSpec& in = signature.inputs[0];
-  if (in.datatype != "FP32") fail("{}: input \"{}\" is {}, not an FP32 image input", model, in.name, in.datatype);
-  if (in.dims.size() != 4) fail("{}: input \"{}\" has {} dimensions, not 4 (N,C,H,W or N,H,W,C)", model, in.name, in.dims.size());
-  const bool nchw = in.dims[1] == 3, nhwc = in.dims[3] == 3;
-  if (!nchw && !nhwc) fail("{}: input \"{}\" has no 3-channel axis", model, in.name);
   ImageInputShape shape;
+  shape.pixels = in.datatype == "UINT8";
+  if (in.datatype != "FP32" && !shape.pixels)
+    fail("{}: input \"{}\" is {}, not an FP32 or UINT8 image input", model, in.name, in.datatype);
+  if (in.dims.size() != 4) fail("{}: input \"{}\" has {} dimensions, not 4 (N,C,H,W or N,H,W,C)", model, in.name, in.dims.size());
+  // Pixel inputs are RGB bytes as decoded, channels last.
+  const bool nchw = !shape.pixels && in.dims[1] == 3, nhwc = in.dims[3] == 3;
+  if (!nchw && !nhwc)
+    fail("{}: input \"{}\" has no 3-channel axis{}", model, in.name,
+         shape.pixels ? " (UINT8 image inputs are [N,H,W,3])" : "");
   shape.height = nchw ? in.dims[2] : in.dims[1];
   shape.width = nchw ? in.dims[3] : in.dims[2];
   if (shape.height <= 0 || shape.height != shape.width)

@@ -43,8 +43,12 @@ ModelSignature parse_kserve_metadata(const std::string& body);
 struct ImageInputShape {
   image::Preprocess preprocess;
   int64_t height = 0, width = 0;
+  // A UINT8 [N,S,S,3] input (a plan built with --image-input): the client sends resized
+  // and cropped RGB bytes (image::pixel_batch) and the server's GPU normalizes them.
+  bool pixels = false;
 };
-// Throws unless the model has one FP32 input shaped [N,3,S,S] or [N,S,S,3].
+// Throws unless the model has one FP32 input shaped [N,3,S,S] or [N,S,S,3], or one UINT8
+// input shaped [N,S,S,3].
 ImageInputShape image_input_shape(const ModelSignature& signature);
 
 }  // namespace kiln::client

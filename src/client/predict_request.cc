@@ -29,19 +29,27 @@ const char* protocol_name(Protocol protocol) { return protocol == Protocol::kTfS
 namespace {
 
 // Shortest text that reads back as the same float, so JSON payloads lose nothing.
-void append_float(std::string& out, float v) {
+void append_value(std::string& out, float v) {
   char buf[32];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, r.ptr);
 }
 
+// Pixels are written as JSON integers, which the server reads into its uint8 input.
+void append_value(std::string& out, uint8_t v) {
+  char buf[4];
+  auto r = std::to_chars(buf, buf + sizeof buf, static_cast<unsigned>(v));
+  out.append(buf, r.ptr);
+}
+
 // Row `r` of `t` as nested JSON lists of its trailing dims.
-void append_nested(std::string& out, const float* data, const Dims& dims, size_t axis) {
+template <typename T>
+void append_nested(std::string& out, const T* data, const Dims& dims, size_t axis) {
   out += '[';
   if (axis + 1 == dims.size()) {
     for (int64_t i = 0; i < dims[axis]; ++i) {
       if (i) out += ',';
-      append_float(out, data[i]);
+      append_value(out, data[i]);
     }
   } else {
     int64_t stride = 1;
@@ -87,13 +95,16 @@ HttpRequestSpec encoded_images_request(Protocol protocol, const std::string& tar
   return r;
 }
 
-HttpRequestSpec tensor_request(Protocol protocol, Payload payload, const std::string& target,
-                               const std::string& input_name, const Tensor& batch) {
-  KILN_CHECK(batch.dtype() == DType::kF32 && batch.rank() >= 1, "a request batch must be f32 [N, ...], got {}",
-             batch.describe());
+namespace {
+
+template <typename T>
+HttpRequestSpec typed_tensor_request(Protocol protocol, Payload payload, const std::string& target,
+                                     const std::string& input_name, const Tensor& batch, const char* datatype) {
   HttpRequestSpec r;
   r.target = target;
-  const float* data = batch.data<float>();
+  const T* data = batch.data<T>();
+  // Digits per value plus a comma: floats take up to ~12 characters, pixels up to 4.
+  const size_t per_value = sizeof(T) == 1 ? 4 : 12;
   if (protocol == Protocol::kTfServing) {
     KILN_CHECK(payload != Payload::kBinary,
                "--payload binary needs --protocol kserve (TF Serving REST has no binary tensor form)");
@@ -101,17 +112,17 @@ HttpRequestSpec tensor_request(Protocol protocol, Payload payload, const std::st
     const Dims row_dims(batch.dims().begin() + 1, batch.dims().end());
     int64_t row_size = 1;
     for (int64_t d : row_dims) row_size *= d;
-    r.body.reserve(static_cast<size_t>(batch.numel()) * 12 + 32);
+    r.body.reserve(static_cast<size_t>(batch.numel()) * per_value + 32);
     r.body = "{\"instances\":[";
     for (int64_t i = 0; i < batch.dim(0); ++i) {
       if (i) r.body += ',';
-      if (row_dims.empty()) append_float(r.body, data[i]);
+      if (row_dims.empty()) append_value(r.body, data[i]);
       else append_nested(r.body, data + i * row_size, row_dims, 0);
     }
     r.body += "]}";
     return r;
   }
-  nlohmann::json input = {{"name", input_name}, {"datatype", "FP32"}, {"shape", shape_json(batch.dims())}};
+  nlohmann::json input = {{"name", input_name}, {"datatype", datatype}, {"shape", shape_json(batch.dims())}};
   if (payload == Payload::kBinary) {
     input["parameters"] = {{"binary_data_size", batch.nbytes()}};
     nlohmann::json header = {{"inputs", {input}}, {"parameters", {{"binary_data_output", true}}}};
@@ -123,11 +134,11 @@ HttpRequestSpec tensor_request(Protocol protocol, Payload payload, const std::st
   }
   // The data list is written by hand: nlohmann would print floats as doubles (longer).
   std::string flat;
-  flat.reserve(static_cast<size_t>(batch.numel()) * 12);
+  flat.reserve(static_cast<size_t>(batch.numel()) * per_value);
   flat += '[';
   for (int64_t i = 0; i < batch.numel(); ++i) {
     if (i) flat += ',';
-    append_float(flat, data[i]);
+    append_value(flat, data[i]);
   }
   flat += ']';
   input["data"] = "@DATA@";
@@ -136,6 +147,17 @@ HttpRequestSpec tensor_request(Protocol protocol, Payload payload, const std::st
   body.replace(at, 8, flat);
   r.body = std::move(body);
   return r;
+}
+
+}  // namespace
+
+HttpRequestSpec tensor_request(Protocol protocol, Payload payload, const std::string& target,
+                               const std::string& input_name, const Tensor& batch) {
+  KILN_CHECK((batch.dtype() == DType::kF32 || batch.dtype() == DType::kU8) && batch.rank() >= 1,
+             "a request batch must be f32 or u8 [N, ...], got {}", batch.describe());
+  if (batch.dtype() == DType::kU8)
+    return typed_tensor_request<uint8_t>(protocol, payload, target, input_name, batch, "UINT8");
+  return typed_tensor_request<float>(protocol, payload, target, input_name, batch, "FP32");
 }
 
 }  // namespace kiln::client

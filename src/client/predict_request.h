@@ -2,10 +2,11 @@
 // can send an image in:
 //   jpeg   — the encoded file, base64 in JSON: TF Serving {"instances": [{"b64": ...}]},
 //            KServe a BYTES input; the server decodes and preprocesses.
-//   json   — the preprocessed float tensor as JSON numbers: TF Serving {"instances": rows},
+//   json   — the preprocessed tensor as JSON numbers: TF Serving {"instances": rows},
 //            KServe {"inputs": [{"data": [...]}]}.
-//   binary — KServe's binary tensor extension: the JSON header, then the raw FP32 bytes
+//   binary — KServe's binary tensor extension: the JSON header, then the raw tensor bytes
 //            (Inference-Header-Content-Length), with the outputs asked for in binary too.
+// The tensor is FP32 (normalized), or UINT8 pixels for a model that normalizes on the GPU.
 #pragma once
 
 #include <string>
@@ -26,8 +27,8 @@ const char* protocol_name(Protocol protocol);
 HttpRequestSpec encoded_images_request(Protocol protocol, const std::string& target, const std::string& input_name,
                                        const std::vector<std::string>& encoded_images);
 
-// A preprocessed f32 batch [N, ...] for input `input_name`. Throws for binary with TF Serving,
-// which has no binary form.
+// A preprocessed batch [N, ...] for input `input_name`: f32 (datatype FP32) or u8 pixels
+// (datatype UINT8, JSON integers). Throws for binary with TF Serving, which has no binary form.
 HttpRequestSpec tensor_request(Protocol protocol, Payload payload, const std::string& target,
                                const std::string& input_name, const Tensor& batch);
 

@@ -141,11 +141,14 @@ Tensor pixel_batch(const std::vector<Image>& images, const Preprocess& p) {
   const int64_t n = static_cast<int64_t>(images.size());
   Tensor batch(DType::kU8, Dims{n, h, w, 3});
   const size_t per_image = static_cast<size_t>(h) * w * 3;
-  for (size_t i = 0; i < images.size(); ++i) {
-    const Image ready = resize_and_crop(images[i], p);
-    std::memcpy(batch.data<uint8_t>() + i * per_image, ready.rgb.data(), per_image);
-  }
+  for (size_t i = 0; i < images.size(); ++i) pixels_into(images[i], p, batch.data<uint8_t>() + i * per_image);
   return batch;
+}
+
+void pixels_into(const Image& image, const Preprocess& p, uint8_t* dst) {
+  validate(p, "preprocess");
+  const Image ready = resize_and_crop(image, p);
+  std::memcpy(dst, ready.rgb.data(), ready.rgb.size());
 }
 
 Tensor preprocess_batch(const std::vector<Image>& images, const Preprocess& p) {

@@ -50,5 +50,7 @@ Tensor preprocess_batch(const std::vector<Image>& images, const Preprocess& p);
 // normalize on the device (BuildOptions::image_input); p's mean, std, scale, bgr and
 // layout are the engine's business and are not applied here.
 Tensor pixel_batch(const std::vector<Image>& images, const Preprocess& p);
+// One row of pixel_batch: the resized and cropped image's RGB bytes (3 * H * W, HWC).
+void pixels_into(const Image& image, const Preprocess& p, uint8_t* dst);
 
 }  // namespace kiln::image

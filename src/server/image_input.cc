@@ -18,10 +18,15 @@ ImageInputSpec image_input_spec(const std::vector<TensorInfo>& inputs,
   };
   if (inputs.size() != 1) return reject(fmt::format("the model has {} inputs (image models have one)", inputs.size()));
   const TensorInfo& in = inputs[0];
-  if (in.dtype != DType::kF32) return reject(fmt::format("input \"{}\" is {}, not f32", in.name, dtype_name(in.dtype)));
+  if (in.dtype != DType::kF32 && in.dtype != DType::kU8)
+    return reject(fmt::format("input \"{}\" is {}, not f32 or uint8", in.name, dtype_name(in.dtype)));
   if (in.dims.size() != 4) return reject(fmt::format("input \"{}\" is not 4-D", in.name));
-  const bool nchw = in.dims[1] == 3, nhwc = in.dims[3] == 3;
-  if (!nchw && !nhwc) return reject(fmt::format("input \"{}\" {} has no 3-channel axis", in.name, dims_to_string(in.dims)));
+  spec.pixels = in.dtype == DType::kU8;
+  // Pixel engines take RGB bytes as decoded, channels last.
+  const bool nchw = !spec.pixels && in.dims[1] == 3, nhwc = in.dims[3] == 3;
+  if (!nchw && !nhwc)
+    return reject(fmt::format("input \"{}\" {} has no 3-channel axis{}", in.name, dims_to_string(in.dims),
+                              spec.pixels ? " (uint8 image inputs are [N,H,W,3])" : ""));
   spec.height = nchw ? in.dims[2] : in.dims[1];
   spec.width = nchw ? in.dims[3] : in.dims[2];
   if (spec.height <= 0 || spec.width <= 0 || spec.height != spec.width)
@@ -42,20 +47,21 @@ ImageInputSpec image_input_spec(const std::vector<TensorInfo>& inputs,
 
 namespace {
 
-Status preprocess_checked(const ImageInputSpec& spec, const image::Image& img, const std::string& what, float* dst) {
+Status preprocess_checked(const ImageInputSpec& spec, const image::Image& img, const std::string& what, void* dst) {
   const auto [h, w] = image::preprocessed_size(img.width, img.height, spec.preprocess);
   if (h != spec.height || w != spec.width)
     return Status(ErrorCode::kInvalidArgument,
                   fmt::format("{}: a {}x{} image preprocesses to {}x{}, the model needs {}x{} (the image is too small "
                               "for the model's crop)",
                               what, img.width, img.height, w, h, spec.width, spec.height));
-  image::preprocess_into(img, spec.preprocess, dst);
+  if (spec.pixels) image::pixels_into(img, spec.preprocess, static_cast<uint8_t*>(dst));
+  else image::preprocess_into(img, spec.preprocess, static_cast<float*>(dst));
   return Status();
 }
 
 }  // namespace
 
-Status encoded_image_to_row(const ImageInputSpec& spec, std::string_view bytes, const std::string& what, float* dst) {
+Status encoded_image_to_row(const ImageInputSpec& spec, std::string_view bytes, const std::string& what, void* dst) {
   try {
     image::Image img = image::decode_image(bytes.data(), bytes.size(), what);
     return preprocess_checked(spec, img, what, dst);
@@ -66,7 +72,7 @@ Status encoded_image_to_row(const ImageInputSpec& spec, std::string_view bytes, 
   }
 }
 
-Status pixel_tensor_to_row(const ImageInputSpec& spec, const Tensor& pixels, const std::string& what, float* dst) {
+Status pixel_tensor_to_row(const ImageInputSpec& spec, const Tensor& pixels, const std::string& what, void* dst) {
   if (pixels.rank() != 3 || pixels.dim(2) != 3 || pixels.dim(0) < 1 || pixels.dim(1) < 1)
     return Status(ErrorCode::kInvalidArgument,
                   fmt::format("{}: expected the model's input shape or an HxWx3 image, got {}", what,

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "server/base64.h"
+#include "server/tensor_rows.h"
 
 namespace kiln::server {
 
@@ -53,11 +54,13 @@ InputAssembler::InputAssembler(const TensorInfo& info, const ImageInputSpec* ima
     : info_(info), image_(image && image->enabled ? image : nullptr), what_(std::move(what)),
       numbers_(info.dtype, what_) {}
 
-float* InputAssembler::new_image_row() {
-  const size_t n = static_cast<size_t>(image_->row_elements());
+void* InputAssembler::new_image_row() {
+  const size_t n = image_->row_bytes();
   image_rows_.resize(image_rows_.size() + n);
   return image_rows_.data() + image_rows_.size() - n;
 }
+
+void InputAssembler::drop_last_image_row() { image_rows_.resize(image_rows_.size() - image_->row_bytes()); }
 
 Status InputAssembler::add_encoded_image(std::string_view bytes) {
   if (!image_)
@@ -67,7 +70,7 @@ Status InputAssembler::add_encoded_image(std::string_view bytes) {
   const std::string row_what = fmt::format("{} row {}", what_, rows_);
   Status s = encoded_image_to_row(*image_, bytes, row_what, new_image_row());
   if (!s.ok()) {
-    image_rows_.resize(image_rows_.size() - static_cast<size_t>(image_->row_elements()));
+    drop_last_image_row();
     return s;
   }
   ++rows_;
@@ -87,21 +90,22 @@ Status InputAssembler::add_image_row_from_json(od::value value) {
   if (type == od::json_type::string)
     return Status(ErrorCode::kInvalidArgument,
                   fmt::format("{} row {}: send encoded images as {{\"b64\": \"<base64>\"}}", what_, rows_));
-  // Numbers: either a preprocessed row in the model's layout or raw HxWx3 pixels.
+  // Numbers: either a preprocessed row in the model's layout or raw HxWx3 pixels. For a
+  // pixel model both are 0..255 integers, which the uint8 reader checks.
   const std::string row_what = fmt::format("{} row {}", what_, rows_);
-  JsonTensorReader row(DType::kF32, row_what);
+  JsonTensorReader row(image_->row_dtype(), row_what);
   Status s = row.read_whole(value);
   if (!s.ok()) return s;
   const Dims dims = row.dims();
   const Dims model_row(info_.dims.begin() + 1, info_.dims.end());
-  float* dst = new_image_row();
+  void* dst = new_image_row();
   if (dims == model_row) {
     Tensor t = row.finish();
     std::memcpy(dst, t.raw(), t.nbytes());
   } else {
     s = pixel_tensor_to_row(*image_, row.finish(), row_what, dst);
     if (!s.ok()) {
-      image_rows_.resize(image_rows_.size() - static_cast<size_t>(image_->row_elements()));
+      drop_last_image_row();
       return s;
     }
   }
@@ -135,7 +139,9 @@ Status InputAssembler::finish(Tensor* out) const {
     if (image_) {
       Dims dims = info_.dims;
       dims[0] = rows_;
-      *out = Tensor::from_vector<float>(dims, image_rows_);
+      Tensor t = uninitialized_tensor(image_->row_dtype(), std::move(dims));
+      std::memcpy(t.raw(), image_rows_.data(), image_rows_.size());
+      *out = std::move(t);
     } else {
       *out = numbers_.finish();
     }

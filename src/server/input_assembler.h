@@ -1,7 +1,8 @@
 // Builds one model input tensor from the rows of a request, whatever form each row takes:
 // nested numbers (written straight into one buffer), or for an image model an encoded
 // image ({"b64": ...}, KServe BYTES) or an H x W x 3 list of pixels, which are decoded and
-// preprocessed into the model's layout. Both protocol adapters use it.
+// preprocessed into the model's layout (normalized floats, or resized RGB bytes for a
+// uint8 pixel model). Both protocol adapters use it.
 #pragma once
 
 #include <simdjson.h>
@@ -34,13 +35,14 @@ class InputAssembler {
 
  private:
   Status add_image_row_from_json(simdjson::ondemand::value value);
-  float* new_image_row();
+  void* new_image_row();
+  void drop_last_image_row();
 
   const TensorInfo& info_;
   const ImageInputSpec* image_;
   std::string what_;
   JsonTensorReader numbers_;        // for non-image inputs
-  std::vector<float> image_rows_;   // for image inputs: rows x row_elements floats
+  std::vector<char> image_rows_;    // for image inputs: rows x row_bytes (floats or pixels)
   int64_t rows_ = 0;
 };
 

@@ -1,6 +1,8 @@
 #include "server/json_tensor_reader.h"
 
+#include <climits>
 #include <cmath>
+#include <cstdint>
 
 namespace kiln::server {
 
@@ -9,6 +11,21 @@ namespace od = simdjson::ondemand;
 namespace {
 // Deeper nesting than any real tensor; bounds the recursion on hostile input.
 constexpr size_t kMaxDepth = 32;
+
+// The values an integer dtype holds; JSON integers outside them are refused rather than
+// saturated, so that 256 sent as a pixel does not silently become 255.
+struct IntRange {
+  int64_t lo, hi;
+  const char* name;
+};
+IntRange int_range(DType dtype) {
+  switch (dtype) {
+    case DType::kU8: return {0, 255, "uint8"};
+    case DType::kI8: return {-128, 127, "int8"};
+    case DType::kI32: return {INT32_MIN, INT32_MAX, "int32"};
+    default: return {INT64_MIN, INT64_MAX, "int64"};
+  }
+}
 }  // namespace
 
 JsonTensorReader::JsonTensorReader(DType dtype, std::string what) : dtype_(dtype), what_(std::move(what)) {
@@ -24,6 +41,13 @@ Status JsonTensorReader::error(const std::string& message) const {
   return Status(ErrorCode::kInvalidArgument, what_ + ": " + message);
 }
 
+std::string JsonTensorReader::position() const {
+  std::string s = "[";
+  if (!whole_) s += std::to_string(rows_);
+  for (int64_t i : index_) s += (s.size() > 1 ? "," : "") + std::to_string(i);
+  return s + "]";
+}
+
 Dims JsonTensorReader::dims() const {
   Dims d;
   if (!whole_) d.push_back(rows_);
@@ -33,6 +57,7 @@ Dims JsonTensorReader::dims() const {
 }
 
 Status JsonTensorReader::read_row(od::value value) {
+  index_.clear();
   Status s = read_value(value, 0);
   if (s.ok()) ++rows_;
   else if (rows_ > 0) return Status(s.code(), fmt::format("{} (in row {})", s.message(), rows_));
@@ -41,6 +66,7 @@ Status JsonTensorReader::read_row(od::value value) {
 
 Status JsonTensorReader::read_whole(od::value value) {
   whole_ = true;
+  index_.clear();
   return read_value(value, 0);
 }
 
@@ -79,8 +105,15 @@ Status JsonTensorReader::append_scalar(od::value value, od::json_type type) {
     case Storage::kDouble: doubles_.push_back(d); break;
     case Storage::kInt:
       if (!is_int) {
-        if (d != std::floor(d) || std::abs(d) > 9.2e18) return error(fmt::format("expected an integer, got {}", d));
+        if (d != std::floor(d) || std::abs(d) > 9.2e18)
+          return error(fmt::format("expected an integer at {}, got {}", position(), d));
         i = static_cast<int64_t>(d);
+      }
+      if (dtype_ != DType::kBool) {
+        const IntRange range = int_range(dtype_);
+        if (i < range.lo || i > range.hi)
+          return error(fmt::format("{} at {} is out of range for {} ({}..{})", i, position(), range.name, range.lo,
+                                   range.hi));
       }
       ints_.push_back(i);
       break;
@@ -105,13 +138,16 @@ Status JsonTensorReader::read_value(od::value value, size_t depth) {
   od::array array;
   if (value.get_array().get(array)) return error("malformed JSON list");
   int64_t n = 0;
+  index_.push_back(0);
   for (auto element : array) {
     od::value v;
     if (element.get(v)) return error("malformed JSON list");
+    index_.back() = n;
     Status s = read_value(v, depth + 1);
     if (!s.ok()) return s;
     ++n;
   }
+  index_.pop_back();
   if (shape_.size() <= depth) shape_.resize(depth + 1, -1);
   if (shape_[depth] < 0) shape_[depth] = n;
   else if (shape_[depth] != n)

@@ -1,7 +1,8 @@
 // Reads a tensor written as nested JSON lists of numbers (TF Serving "instances"/"inputs",
 // KServe "data") straight into one contiguous typed buffer: one pass over the simdjson
 // on-demand document, the shape discovered from the nesting and checked for raggedness,
-// no per-element allocation.
+// no per-element allocation. Integer dtypes take only integers within their range; an
+// error names the element's position ("256 at [0,5,7,2] is out of range for uint8").
 #pragma once
 
 #include <simdjson.h>
@@ -36,6 +37,7 @@ class JsonTensorReader {
   Status read_value(simdjson::ondemand::value value, size_t depth);
   Status append_scalar(simdjson::ondemand::value value, simdjson::ondemand::json_type type);
   Status error(const std::string& message) const;
+  std::string position() const;  // the index of the element being read, "[row,i,j]"
 
   DType dtype_;
   std::string what_;
@@ -45,6 +47,7 @@ class JsonTensorReader {
   std::vector<int64_t> ints_;
   int64_t count_ = 0;
   std::vector<int64_t> shape_;  // per depth; -1 until the first list at that depth closes
+  std::vector<int64_t> index_;  // per depth: the position within the list being read
   int leaf_depth_ = -1;
   int64_t rows_ = 0;
   bool whole_ = false;

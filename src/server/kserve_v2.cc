@@ -219,12 +219,13 @@ Status bytes_from_binary(std::string_view bytes, const std::string& what, InputA
   return Status();
 }
 
-// Pixels sent as [N, H, W, 3] numbers to an image model with another input shape.
+// Pixels sent as [N, H, W, 3] numbers to an image model with another input shape (for a
+// pixel model: a UINT8 tensor of another image size, resized and cropped to the model's).
 Status pixels_to_image_rows(const Tensor& pixels, const TensorInfo& info, const ImageInputSpec& image,
                             const std::string& what, Tensor* out) {
   Dims dims = info.dims;
   dims[0] = pixels.dim(0);
-  Tensor t(DType::kF32, dims);
+  Tensor t(image.row_dtype(), dims);
   for (int64_t r = 0; r < pixels.dim(0); ++r) {
     Dims row_dims(pixels.dims().begin() + 1, pixels.dims().end());
     const int64_t per = num_elements(row_dims);
@@ -232,7 +233,7 @@ Status pixels_to_image_rows(const Tensor& pixels, const TensorInfo& info, const 
     std::memcpy(one.raw(), static_cast<const char*>(pixels.raw()) + r * per * dtype_size(pixels.dtype()),
                 static_cast<size_t>(per) * dtype_size(pixels.dtype()));
     Status s = pixel_tensor_to_row(image, one, fmt::format("{} row {}", what, r),
-                                   t.data<float>() + r * image.row_elements());
+                                   static_cast<char*>(t.raw()) + static_cast<size_t>(r) * image.row_bytes());
     if (!s.ok()) return s;
   }
   *out = std::move(t);
@@ -499,6 +500,13 @@ std::string model_metadata_json(const ModelRepository& repo, const ServedVersion
   write_tensor_list(w, v.inputs());
   w.raw(",\"outputs\":");
   write_tensor_list(w, v.outputs());
+  // Clients that resize images themselves (pixel payloads) must resize as the server would.
+  if (v.image_spec().enabled) {
+    w.raw(",\"parameters\":{");
+    w.key(image::kPreprocessMetadataKey);
+    w.string(image::preprocess_to_json(v.image_spec().preprocess));
+    w.raw("}");
+  }
   w.raw("}");
   return w.take();
 }

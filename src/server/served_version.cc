@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <random>
 
+#include "engine/plan_format.h"
 #include "runtime/model_loader.h"
 #include "server/metrics.h"
 
@@ -32,9 +33,10 @@ std::string find_model_file(const std::string& version_dir) {
 namespace {
 
 std::vector<std::pair<std::string, std::string>> read_metadata(const std::string& path) {
-  // Only graphs carry metadata (the image preprocessing); plans and failures give none.
+  // The image preprocessing: a plan keeps its model's metadata (a pixel plan's resize and
+  // crop come from it); failures give none.
   try {
-    if (detect_model_format(path) == ModelFormat::kPlan) return {};
+    if (detect_model_format(path) == ModelFormat::kPlan) return load_plan(path).graph.metadata;
     return import_model(path).metadata;
   } catch (const Error&) {
     return {};

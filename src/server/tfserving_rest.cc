@@ -302,7 +302,15 @@ std::string metadata_json(const ServedVersion& v) {
   write_tensor_map(w, v.inputs());
   w.raw(",\"outputs\":");
   write_tensor_map(w, v.outputs());
-  w.raw(",\"method_name\":\"tensorflow/serving/predict\"}}}}}");
+  w.raw(",\"method_name\":\"tensorflow/serving/predict\"}}}");
+  // Clients that resize images themselves (pixel payloads) must resize as the server would.
+  if (v.image_spec().enabled) {
+    w.raw(",\"parameters\":{");
+    w.key(image::kPreprocessMetadataKey);
+    w.string(image::preprocess_to_json(v.image_spec().preprocess));
+    w.raw("}");
+  }
+  w.raw("}}");
   return w.take();
 }
 

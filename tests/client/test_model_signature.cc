@@ -70,6 +70,26 @@ TEST(ModelSignature, PublishedPreprocessingWins) {
   EXPECT_FLOAT_EQ(shape.preprocess.scale, 1.0f);
 }
 
+TEST(ModelSignature, Uint8NhwcInputIsAPixelModel) {
+  const char* pixels = R"({"name":"m","inputs":[{"name":"p","datatype":"UINT8","shape":[-1,224,224,3]}],
+    "outputs":[{"name":"y","datatype":"FP32","shape":[-1,1000]}]})";
+  const ImageInputShape shape = image_input_shape(parse_kserve_metadata(pixels));
+  EXPECT_TRUE(shape.pixels);
+  EXPECT_EQ(shape.height, 224);
+  EXPECT_EQ(shape.preprocess.resize_shorter, 256);
+  EXPECT_EQ(shape.preprocess.crop, 224);
+  EXPECT_TRUE(shape.preprocess.nhwc);
+  EXPECT_FALSE(image_input_shape(parse_tf_metadata(kTfMetadata)).pixels);
+  // uint8 images are channels last: a [N,3,S,S] uint8 input is not one.
+  const char* nchw = R"({"name":"m","inputs":[{"name":"p","datatype":"UINT8","shape":[-1,3,8,8]}],"outputs":[]})";
+  try {
+    image_input_shape(parse_kserve_metadata(nchw));
+    ADD_FAILURE() << "accepted a uint8 NCHW input";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("[N,H,W,3]"), std::string::npos) << e.what();
+  }
+}
+
 TEST(ModelSignature, NonImageModelsAreRefusedWithTheReason) {
   const char* two_inputs = R"({"name":"m","inputs":[{"name":"a","datatype":"FP32","shape":[1,4]},
     {"name":"b","datatype":"FP32","shape":[1,4]}],"outputs":[]})";

@@ -83,6 +83,44 @@ TEST(PredictRequest, KServeBinaryAppendsRawBytesAfterTheHeader) {
   EXPECT_EQ(std::memcmp(r.body.data() + header, batch.raw(), batch.nbytes()), 0);
 }
 
+Tensor random_pixels(Dims dims, uint32_t seed) {
+  Tensor t(DType::kU8, dims);
+  std::mt19937 rng(seed);
+  for (auto& v : t.span<uint8_t>()) v = static_cast<uint8_t>(rng() & 0xff);
+  return t;
+}
+
+TEST(PredictRequest, PixelsAreUint8BinaryOrJsonIntegers) {
+  const Tensor batch = random_pixels({2, 4, 4, 3}, 5);
+  const uint8_t* v = batch.data<uint8_t>();
+  HttpRequestSpec r = tensor_request(Protocol::kKServe, Payload::kBinary, "/t", "pixels", batch);
+  const size_t header = std::stoul(r.headers[0].second);
+  ASSERT_EQ(r.body.size(), header + 96u);
+  json j = json::parse(r.body.substr(0, header));
+  EXPECT_EQ(j["inputs"][0]["datatype"], "UINT8");
+  EXPECT_EQ(j["inputs"][0]["parameters"]["binary_data_size"], 96);
+  EXPECT_EQ(std::memcmp(r.body.data() + header, v, 96), 0);
+
+  r = tensor_request(Protocol::kKServe, Payload::kJson, "/t", "pixels", batch);
+  j = json::parse(r.body);
+  EXPECT_EQ(j["inputs"][0]["datatype"], "UINT8");
+  ASSERT_EQ(j["inputs"][0]["data"].size(), 96u);
+  for (size_t i = 0; i < 96; ++i) {
+    ASSERT_TRUE(j["inputs"][0]["data"][i].is_number_integer());
+    ASSERT_EQ(j["inputs"][0]["data"][i].get<int>(), v[i]) << i;
+  }
+
+  r = tensor_request(Protocol::kTfServing, Payload::kJson, "/t", "pixels", batch);
+  j = json::parse(r.body);
+  ASSERT_EQ(j["instances"].size(), 2u);
+  for (int n = 0; n < 2; ++n)
+    for (int h = 0; h < 4; ++h)
+      for (int w = 0; w < 4; ++w)
+        for (int c = 0; c < 3; ++c)
+          ASSERT_EQ(j["instances"][n][h][w][c].get<int>(), v[((n * 4 + h) * 4 + w) * 3 + c]);
+  EXPECT_EQ(r.body.find('.'), std::string::npos);  // integers, not floats
+}
+
 TEST(PredictRequest, BinaryOverTfServingIsRefused) {
   const Tensor batch = random_batch({1, 3, 2, 2}, 1);
   EXPECT_THROW(tensor_request(Protocol::kTfServing, Payload::kBinary, "/t", "x", batch), Error);

@@ -77,6 +77,49 @@ def image_model():
     return model
 
 
+PIXEL_SIZE = 224
+PIXEL_FEATURES = 8
+
+
+def pixel_model_weights():
+    """The projection of pixel_model: fixed random weights scaled so outputs are O(1)."""
+    rng = np.random.default_rng(11)
+    n = PIXEL_SIZE * PIXEL_SIZE * 3
+    return (rng.standard_normal((n, PIXEL_FEATURES)) / (255.0 * np.sqrt(n))).astype(np.float32)
+
+
+def pixel_model():
+    """A pixel model like those `kiln build --image-input` makes: input uint8
+    [N,224,224,3] RGB. Outputs the per-channel mean [N,3] (Cast, Transpose to NCHW,
+    GlobalAveragePool) and a fixed random projection of every pixel [N,8], which any
+    change of any pixel moves. Its kiln.preprocess metadata resizes the shorter side to
+    224, so a 224x224 image reaches the model unchanged."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    nodes = [helper.make_node("Cast", ["pixels"], ["f"], name="cast", to=TensorProto.FLOAT),
+             helper.make_node("Transpose", ["f"], ["nchw"], name="nchw", perm=[0, 3, 1, 2]),
+             helper.make_node("GlobalAveragePool", ["nchw"], ["p"], name="gap"),
+             helper.make_node("Flatten", ["p"], ["mean"], name="flat", axis=1),
+             helper.make_node("Flatten", ["f"], ["row"], name="row", axis=1),
+             helper.make_node("MatMul", ["row", "w"], ["proj"], name="proj")]
+    graph = helper.make_graph(
+        nodes, "pixel_model",
+        [helper.make_tensor_value_info("pixels", TensorProto.UINT8, ["N", PIXEL_SIZE, PIXEL_SIZE, 3])],
+        [helper.make_tensor_value_info("mean", TensorProto.FLOAT, ["N", 3]),
+         helper.make_tensor_value_info("proj", TensorProto.FLOAT, ["N", PIXEL_FEATURES])],
+        initializer=[numpy_helper.from_array(pixel_model_weights(), "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    helper.set_model_props(model, {"kiln.preprocess": json.dumps({"resize_shorter": PIXEL_SIZE, "crop": PIXEL_SIZE})})
+    return model
+
+
+def pixel_oracle(pixels):
+    """pixel_model's outputs for uint8 pixels [N,224,224,3], in numpy."""
+    f = pixels.astype(np.float32)
+    return f.mean(axis=(1, 2)), f.reshape(len(f), -1) @ pixel_model_weights()
+
+
 def png_bytes(width, height, rgb):
     """A solid-colour 8-bit RGB PNG."""
     def chunk(kind, data):
@@ -84,6 +127,16 @@ def png_bytes(width, height, rgb):
     row = b"\x00" + bytes(rgb) * width
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) +
             chunk(b"IDAT", zlib.compress(row * height)) + chunk(b"IEND", b""))
+
+
+def png_image_bytes(pixels):
+    """An 8-bit RGB PNG of the uint8 array [H,W,3]."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff)
+    height, width, _ = pixels.shape
+    raw = b"".join(b"\x00" + pixels[y].tobytes() for y in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) +
+            chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
 def write_version(base, version, model, config=None):

@@ -1,7 +1,8 @@
 // libFuzzer target: any request body given to the TF Serving and KServe v2 parsers either
 // parses into tensors matching the model's signature or gives a 4xx Status; it never
 // throws, crashes or reads out of bounds. The first input byte picks the protocol, the
-// model signature (numeric or image input) and the binary header length. With the
+// model signature (numeric, float image or uint8 pixel image input) and the binary header
+// length; parsed tensors must have the model's dtypes. With the
 // single-float-input signature the TF Serving numeric fast path runs too, and whatever
 // it accepts must match the general parser bit for bit.
 // kiln-fuzz-libs: kiln_server
@@ -28,6 +29,12 @@ const std::vector<TensorInfo>& numeric_inputs() {
 
 const std::vector<TensorInfo>& image_inputs() {
   static const std::vector<TensorInfo> inputs = {{"input", DType::kF32, {kDynamic, 3, 8, 8}}};
+  return inputs;
+}
+
+// A pixel model's input (kiln build --image-input): uint8 RGB, channels last.
+const std::vector<TensorInfo>& pixel_inputs() {
+  static const std::vector<TensorInfo> inputs = {{"pixels", DType::kU8, {kDynamic, 4, 4, 3}}};
   return inputs;
 }
 
@@ -70,6 +77,23 @@ ImageInputSpec image_spec() {
   return spec;
 }
 
+ImageInputSpec pixel_spec() {
+  ImageInputSpec spec;
+  spec.enabled = true;
+  spec.pixels = true;
+  spec.height = spec.width = 4;
+  spec.preprocess.resize_shorter = 5;
+  spec.preprocess.crop = 4;
+  spec.preprocess.nhwc = true;
+  return spec;
+}
+
+bool dtypes_match(const std::vector<Tensor>& got, const std::vector<TensorInfo>& want) {
+  for (size_t i = 0; i < got.size() && i < want.size(); ++i)
+    if (got[i].dtype() != want[i].dtype) return false;
+  return true;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -77,10 +101,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t mode = data[0];
   const std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
   static const ImageInputSpec image = image_spec();
+  static const ImageInputSpec pixels = pixel_spec();
   static const ImageInputSpec none;
   const bool use_image = mode & 1;
-  const auto& inputs = use_image ? image_inputs() : numeric_inputs();
-  const ImageInputSpec& spec = use_image ? image : none;
+  const bool use_pixels = use_image && (mode & 16);
+  const auto& inputs = use_pixels ? pixel_inputs() : use_image ? image_inputs() : numeric_inputs();
+  const ImageInputSpec& spec = use_pixels ? pixels : use_image ? image : none;
   Status s;
   if ((mode & 2) && (mode & 8) && !use_image) {
     check_fast_path(body);
@@ -90,13 +116,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else if (mode & 2) {
     TfPredictRequest r;
     s = parse_tf_predict(body, inputs, spec, &r);
-    if (s.ok() && r.inputs.size() != inputs.size()) __builtin_trap();
+    if (s.ok() && (r.inputs.size() != inputs.size() || !dtypes_match(r.inputs, inputs))) __builtin_trap();
   } else {
     KServeInferRequest r;
     std::optional<size_t> header;
     if (mode & 4) header = static_cast<size_t>(mode >> 3) * 8;
     s = parse_kserve_infer(body, header, inputs, spec, &r);
-    if (s.ok() && r.inputs.size() != inputs.size()) __builtin_trap();
+    if (s.ok() && (r.inputs.size() != inputs.size() || !dtypes_match(r.inputs, inputs))) __builtin_trap();
   }
   if (!s.ok() && s.code() == ErrorCode::kOk) __builtin_trap();
   return 0;
