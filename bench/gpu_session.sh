@@ -12,6 +12,8 @@
 #               float plan: same top-5, end-to-end latency with 4x fewer bytes copied
 #   serve       `kiln serve --gpus all` with an fp16 plan; `kiln loadgen` over the KServe binary
 #               and TF Serving JSON/JPEG paths, compared with `kiln bench` at the same batch
+#   servepixels the same with a uint8-pixel plan (`kiln build --image-input`): UINT8 binary tensors
+#               and JPEGs in, normalization on the GPU
 #   burn        `kiln burn --gpus all`
 #   usage: [SECTIONS=...] [INT8_BATCHES="256 1"] [PACK=1] bench/gpu_session.sh CARRY_DIR OUT_DIR
 set -uo pipefail
@@ -127,6 +129,28 @@ if want serve; then
   for _ in $(seq 30); do kill -0 $server 2>/dev/null || break; sleep 1; done
   kill -0 $server 2>/dev/null && { echo "serve did not exit within 30 s of SIGTERM"; kill -9 $server; }
   wait $server; echo "serve exit code after SIGTERM: $?"
+fi
+
+if want servepixels; then
+  step "serve a uint8-pixel fp16 plan (kiln build --image-input) on all $gpus GPU(s), loadgen"
+  timeout 200 "$kiln" build --input-model "$work/resnet50.onnx" --output-model "$work/pixels/default/1" --image-input \
+    --precision fp16 --batch-size 64 --device cuda:0 --timing-cache "$work/timing.cache" > "$out/build_pixels_serve.log" 2>&1
+  timeout 90 "$kiln" bench "$work/pixels/default/1/model.plan" --image data/images/sample.jpg --fp16 --batch-size 64 \
+    --duration 2 --output-dir "$out/servepixels_bench_b64" 2>&1 | grep -E "^fp16 "
+  "$kiln" serve --model-base-path "$work/pixels/default" --rest-api-port 8889 --gpus all --max-batch-size 64 \
+    --batch-timeout-micros 1000 --max-body-bytes 268435456 > "$out/serve_pixels.log" 2>&1 &
+  server=$!
+  for _ in $(seq 120); do curl -sf localhost:8889/v1/models/default >/dev/null && break; sleep 1; done
+  for c in 8 16 32; do
+    timeout 60 "$kiln" loadgen --url http://localhost:8889 --protocol kserve --payload binary --batch 16 \
+      --concurrency $((c * gpus)) --duration 8 --warmup 2 --output-json "$out/loadgen_pixels_binary_c$c.json" 2>&1 |
+      grep -E "Requests|Throughput|Latency|Errors" | head -4
+  done
+  timeout 60 "$kiln" loadgen --url http://localhost:8889 --protocol tfserving --payload jpeg \
+    --concurrency 32 --duration 8 --warmup 2 --output-json "$out/loadgen_pixels_jpeg.json" 2>&1 |
+    grep -E "Requests|Throughput|Latency|Errors" | head -4
+  curl -s localhost:8889/metrics | grep -E "^kiln_gpu_utilization" | head -4
+  kill -TERM $server; wait $server; echo "serve exit code after SIGTERM: $?"
 fi
 
 if want burn; then
