@@ -1,12 +1,19 @@
-// INT8 convolution probe: for the ResNet-50 v1.5 convolution shapes, builds each tactic
-// family of Int8ConvOp through the same code the op uses (int8/cudnn_int8_graph.h,
+// INT8 / FP8 convolution probe: for the ResNet-50 v1.5 convolution shapes, builds each
+// tactic family of Int8ConvOp through the same code the op uses (int8/cudnn_int8_graph.h,
 // int8/imma_gemm.h, the legacy cuDNN call + epilogue kernel), times it with CUDA events
 // (3 warm-ups, median of 20) and prints one line per shape and family with ms and TOPS,
 // beside cuDNN's FP16 cudnnConvolutionBiasActivationForward for the same shape. Each fused
 // family's INT8 output is compared with the legacy path's (exact) output: "diff" is the
 // largest difference in LSB and the fraction of elements that differ.
 //
-//   int8_conv_probe OUT.json [BATCH=256]
+// FP8 E4M3 families (names prefixed fp8_): the cuDNN graph with E4M3 x/w, FLOAT compute and
+// the same fused epilogue (clamped to +-448) writing E4M3, and for 1x1 stride-1 shapes
+// without residual cuBLASLt's FP8 GEMM (A-scale vector, D scale, f16 bias). Their E4M3
+// outputs are compared with kiln's direct FP8 kernel + epilogue (f32 sums in channel order):
+// "diff" counts E4M3 code steps. The stem (3 channels) stays FP16 in engines, so it has no
+// FP8 rows.
+//
+//   int8_conv_probe OUT.json [BATCH=256] [all|int8|fp8]
 //
 // A family that fails prints its error and the probe goes on.
 #include <algorithm>
@@ -27,6 +34,7 @@
 #include "backends/cuda/int8/imma_gemm.h"
 #include "backends/cuda/int8/int8_kernels.h"
 #include "core/error.h"
+#include "quant/fp8.h"
 
 namespace {
 
@@ -115,6 +123,31 @@ double time_ms(cudaStream_t stream, const std::function<void()>& fn) {
   return t[t.size() / 2];
 }
 
+void upload_random_e4m3(const DeviceBuf& b, size_t n, uint32_t seed, float range) {
+  std::vector<uint8_t> h(n);
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(-range, range);
+  for (auto& v : h) v = kiln::quant::float_to_e4m3(d(rng));
+  CHECK_CUDA(cudaMemcpy(b.p, h.data(), n, cudaMemcpyHostToDevice));
+}
+
+// Largest distance in E4M3 code steps (codes ordered as sign-magnitude integers) and the
+// fraction of differing elements of two E4M3 device buffers.
+std::pair<int, double> compare_e4m3(const DeviceBuf& a, const DeviceBuf& b, size_t n) {
+  std::vector<uint8_t> ha(n), hb(n);
+  CHECK_CUDA(cudaMemcpy(ha.data(), a.p, n, cudaMemcpyDeviceToHost));
+  CHECK_CUDA(cudaMemcpy(hb.data(), b.p, n, cudaMemcpyDeviceToHost));
+  auto ordered = [](uint8_t c) { return c & 0x80 ? -int(c & 0x7f) : int(c); };
+  int worst = 0;
+  size_t differ = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const int d = std::abs(ordered(ha[i]) - ordered(hb[i]));
+    worst = std::max(worst, d);
+    differ += d != 0;
+  }
+  return {worst, n ? double(differ) / double(n) : 0.0};
+}
+
 // Largest |a-b| and the fraction of differing elements of two int8 device buffers.
 std::pair<int, double> compare_i8(const DeviceBuf& a, const DeviceBuf& b, size_t n) {
   std::vector<int8_t> ha(n), hb(n);
@@ -130,14 +163,177 @@ std::pair<int, double> compare_i8(const DeviceBuf& a, const DeviceBuf& b, size_t
   return {worst, n ? double(differ) / double(n) : 0.0};
 }
 
+
+using Report = std::function<void(const std::string&, double, const std::string&)>;
+using ReportError = std::function<void(const std::string&, const std::string&)>;
+
+// The FP8 families of one shape (see the header comment).
+void probe_fp8(const Shape& sh, int64_t n, int64_t ho, cudaStream_t stream, cudnnHandle_t cudnn, cublasLtHandle_t lt,
+               const DeviceBuf& ws, size_t ws_bytes, const Report& report, const ReportError& report_error,
+               nlohmann::json& row) {
+  const size_t x_n = size_t(n) * sh.h * sh.h * sh.c, w_n = size_t(sh.k) * sh.r * sh.r * sh.c,
+               y_n = size_t(n) * ho * ho * sh.k;
+  DeviceBuf x(x_n), w(w_n), z(y_n), y_ref(y_n), y(y_n), acc(y_n * 4), consts(sh.k * 4 * 8);
+  upload_random_e4m3(x, x_n, 11, 2.0f);
+  upload_random_e4m3(w, w_n, 12, 1.0f);
+  upload_random_e4m3(z, y_n, 13, 4.0f);
+  // Sums of C*R*S products of |x| <= 2, |w| <= 1: scale ~ 4/sqrt(C*R*S) puts outputs at a few
+  // units, well inside E4M3's range, with bias +-5.
+  std::vector<float> hc(sh.k * 2);
+  std::mt19937 rng(14);
+  std::uniform_real_distribution<float> u(0.5f, 1.5f);
+  for (int64_t i = 0; i < sh.k; ++i) {
+    hc[i] = 4.0f * u(rng) / std::sqrt(float(sh.c * sh.r * sh.r));
+    hc[sh.k + i] = (u(rng) - 1.0f) * 10.0f;
+  }
+  float* scale = consts.as<float>();
+  float* bias = scale + sh.k;
+  float* folded = scale + 2 * sh.k;  // scale', bias', z_scale'
+  void* bias16 = scale + 5 * sh.k;
+  float* d_scale = scale + 6 * sh.k;
+  CHECK_CUDA(cudaMemcpy(scale, hc.data(), hc.size() * 4, cudaMemcpyHostToDevice));
+  const float z_scale = 0.5f;
+  CHECK_CUDA(int8::fold_epilogue_constants(scale, bias, static_cast<int>(sh.k), 1.0f, z_scale, folded, folded + sh.k,
+                                           folded + 2 * sh.k, stream));
+  CHECK_CUDA(int8::fp8_gemm_constants(bias, static_cast<int>(sh.k), 1.0f, bias16, d_scale, stream));
+
+  // Reference: the direct FP8 kernel and the epilogue kernel (not timed: one thread per output).
+  try {
+    int8::DirectConvParams dp;
+    dp.n = static_cast<int>(n);
+    dp.h = dp.w = static_cast<int>(sh.h);
+    dp.c = static_cast<int>(sh.c);
+    dp.k = static_cast<int>(sh.k);
+    dp.r = dp.s = static_cast<int>(sh.r);
+    dp.ho = dp.wo = static_cast<int>(ho);
+    dp.pad_h = dp.pad_w = static_cast<int>(sh.pad);
+    dp.stride_h = dp.stride_w = static_cast<int>(sh.stride);
+    CHECK_CUDA(int8::direct_conv_fp8(dp, x.as<uint8_t>(), w.as<uint8_t>(), acc.as<float>(), stream));
+    int8::EpilogueParams ep;
+    ep.pixels = n * ho * ho;
+    ep.k = ep.k_pad = static_cast<int>(sh.k);
+    ep.acc = acc.as<float>();
+    ep.scale = scale;
+    ep.bias = bias;
+    ep.z = sh.residual ? z.p : nullptr;
+    ep.z_kind = sh.residual ? int8::ResidualKind::kFp8 : int8::ResidualKind::kNone;
+    ep.z_scale = z_scale;
+    ep.relu = sh.relu;
+    ep.y = y_ref.p;
+    ep.y_int8 = false;
+    ep.y_fp8 = true;
+    CHECK_CUDA(int8::conv_epilogue(ep, stream));
+    CHECK_CUDA(cudaStreamSynchronize(stream));
+  } catch (const kiln::Error& e) {
+    report_error("fp8_reference", e.what());
+    cudaGetLastError();
+    return;
+  }
+  auto diff_note = [&]() {
+    const auto [worst, frac] = compare_e4m3(y, y_ref, y_n);
+    return fmt::format("diff max {} code steps on {:.4f}% of elements", worst, 100 * frac);
+  };
+
+  try {
+    int8::FusedConvSpec sp;
+    sp.io_type = CUDNN_DATA_FP8_E4M3;
+    sp.compute_type = CUDNN_DATA_FLOAT;
+    sp.n = n;
+    sp.c = sh.c;
+    sp.h = sp.w = sh.h;
+    sp.k = sh.k;
+    sp.r = sp.s = sh.r;
+    sp.w_filter_stride = sh.r * sh.r * sh.c;
+    sp.ho = sp.wo = ho;
+    sp.pad_h = sp.pad_w = sh.pad;
+    sp.stride_h = sp.stride_w = sh.stride;
+    sp.residual = sh.residual;
+    sp.z_type = CUDNN_DATA_FP8_E4M3;
+    sp.relu = sh.relu;
+    sp.y_type = CUDNN_DATA_FP8_E4M3;
+    sp.y_clip = kiln::quant::kFp8E4M3Max;
+    int8::FusedConvGraph graph(int8::graph_build_handle(), sp);
+    std::vector<std::string> notes;
+    const auto choices = graph.candidates(3, &notes);
+    for (const auto& note : notes) std::printf("%-26s %-14s note: %s\n", sh.name, "fp8_cudnn_graph", note.c_str());
+    double best = -1;
+    std::string best_detail;
+    for (const auto& choice : choices) {
+      try {
+        auto plan = graph.make_plan(choice);
+        int8::FusedConvPointers p{x.p, w.p, folded, folded + sh.k, z.p, folded + 2 * sh.k, y.p};
+        const double ms = time_ms(stream, [&] { plan->execute(cudnn, p, ws.p); });
+        const std::string d = fmt::format("{} ({}) ws {} {}", choice.describe(), choice.source,
+                                          plan->workspace_bytes(), diff_note());
+        std::printf("%-26s %-14s   candidate %8.3f ms  %s\n", sh.name, "fp8_cudnn_graph", ms, d.c_str());
+        if (best < 0 || ms < best) {
+          best = ms;
+          best_detail = d;
+        }
+      } catch (const kiln::Error& e) {
+        std::printf("%-26s %-14s   candidate %s FAILED: %s\n", sh.name, "fp8_cudnn_graph", choice.describe().c_str(),
+                    e.what());
+        cudaGetLastError();
+      }
+    }
+    if (best > 0) report("fp8_cudnn_graph", best, best_detail);
+    else report_error("fp8_cudnn_graph", choices.empty() ? "no engine configuration" : "every candidate failed");
+  } catch (const kiln::Error& e) {
+    report_error("fp8_cudnn_graph", e.what());
+    cudaGetLastError();
+  }
+
+  if (sh.r != 1 || sh.stride != 1 || sh.residual) return;
+  try {
+    int8::ImmaConvSpec sp;
+    sp.k = sh.k;
+    sp.c = sh.c;
+    sp.pixels = n * ho * ho;
+    sp.relu = sh.relu;
+    sp.fp8 = true;
+    int8::ImmaConvGemm gemm(sp, bias16, scale, d_scale);
+    double best = -1;
+    std::string best_detail;
+    for (const auto& algo : gemm.algos(lt, 8, ws_bytes)) {
+      int8::ImmaConvPointers p;
+      p.w = w.p;
+      p.x = x.p;
+      p.y = y.p;
+      try {
+        const double ms = time_ms(stream, [&] {
+          const cublasStatus_t st = gemm.run(lt, algo, p, ws.p, ws_bytes, stream);
+          if (st != CUBLAS_STATUS_SUCCESS) kiln::fail("cublasLtMatmul: {}", cublasGetStatusName(st));
+        });
+        const std::string d = fmt::format("{} {}", algo.describe(), diff_note());
+        std::printf("%-26s %-14s   candidate %8.3f ms  %s\n", sh.name, "fp8_cublaslt", ms, d.c_str());
+        if (best < 0 || ms < best) {
+          best = ms;
+          best_detail = d;
+        }
+      } catch (const kiln::Error& e) {
+        std::printf("%-26s %-14s   candidate %s FAILED: %s\n", sh.name, "fp8_cublaslt", algo.describe().c_str(),
+                    e.what());
+        cudaGetLastError();
+      }
+    }
+    if (best > 0) report("fp8_cublaslt", best, best_detail);
+    else report_error("fp8_cublaslt", "every algorithm failed");
+  } catch (const kiln::Error& e) {
+    report_error("fp8_cublaslt", e.what());
+    cudaGetLastError();
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s OUT.json [BATCH=256]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s OUT.json [BATCH=256] [all|int8|fp8]\n", argv[0]);
     return 2;
   }
   const int64_t n = argc > 2 ? std::atoi(argv[2]) : 256;
+  const std::string which = argc > 3 ? argv[3] : "all";
+  const bool do_int8 = which != "fp8", do_fp8 = which != "int8";
   nlohmann::json results = nlohmann::json::array();
   try {
     cudaDeviceProp prop{};
@@ -191,7 +387,7 @@ int main(int argc, char** argv) {
 
       // Legacy: cudnnConvolutionForward INT8 -> FLOAT, then the epilogue kernel (exact reference).
       bool have_ref = false;
-      try {
+      if (do_int8) try {
         cudnnTensorDescriptor_t xd, yd;
         cudnnFilterDescriptor_t wd;
         cudnnConvolutionDescriptor_t cd;
@@ -240,7 +436,7 @@ int main(int argc, char** argv) {
       };
 
       // cuDNN graph API, fused.
-      try {
+      if (do_int8) try {
         int8::FusedConvSpec sp;
         sp.n = n;
         sp.c = sh.c;
@@ -290,7 +486,7 @@ int main(int argc, char** argv) {
       }
 
       // cuBLASLt IMMA (1x1 stride 1 only).
-      if (sh.r == 1 && sh.stride == 1) {
+      if (do_int8 && sh.r == 1 && sh.stride == 1) {
         try {
           int8::ImmaConvSpec sp;
           sp.k = sh.k;
@@ -334,6 +530,8 @@ int main(int argc, char** argv) {
           cudaGetLastError();
         }
       }
+
+      if (do_fp8 && sh.c >= 16) probe_fp8(sh, n, ho, stream, cudnn, lt, ws, ws_bytes, report, report_error, row);
 
       // FP16 reference: cudnnConvolutionBiasActivationForward (NHWC, tensor cores), z = y when residual.
       try {

@@ -82,7 +82,8 @@ int run_build(int argc, char** argv) {
 
   // The backend first: a missing GPU is reported before minutes of import and optimization.
   std::unique_ptr<Backend> backend = make_backend(options.device);
-  if (options.precision == Precision::kINT8 && !options.calib_data_dir.empty())
+  const bool quantized = options.precision == Precision::kINT8 || options.precision == Precision::kFP8;
+  if (quantized && !options.calib_data_dir.empty())
     quant::list_calibration_files(options.calib_data_dir);  // a bad folder fails before the import
   std::fprintf(stderr, "importing %s\n", input.c_str());
   ir::Graph graph = import_model(input);
@@ -99,13 +100,13 @@ int run_build(int argc, char** argv) {
     options.image_input.scale = pre.scale;
     options.image_input.bgr = pre.bgr;
   }
-  if (options.precision == Precision::kINT8 && options.calib_data_dir.empty() && !quant::has_qdq_nodes(graph) &&
+  if (quantized && options.calib_data_dir.empty() && !quant::has_qdq_nodes(graph) &&
       (options.calib_cache_path.empty() || !fs::exists(options.calib_cache_path)))
     fail_with(ErrorCode::kInvalidArgument,
-              "--precision int8 needs activation ranges for {}: pass --calib-data DIR (a folder of a few hundred "
+              "--precision {} needs activation ranges for {}: pass --calib-data DIR (a folder of a few hundred "
               "representative images, or .npy input tensors) and optionally --calib-cache FILE to keep the result "
               "for later builds; or quantize the model explicitly (QuantizeLinear/DequantizeLinear)",
-              input);
+              precision_name(options.precision), input);
   std::fprintf(stderr, "optimizing for %s (%zu nodes)\n", std::string(precision_name(options.precision)).c_str(),
                graph.nodes.size());
   const passes::OptimizeReport report = passes::optimize_for_inference(graph, options.precision);

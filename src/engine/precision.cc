@@ -32,4 +32,12 @@ Precision parse_precision(std::string_view name) {
   fail("unknown precision '{}' (expected native, fp32, tf32, fp16, bf16, int8, fp8 or best)", name);
 }
 
+void require_fp8_device(std::string_view gpu_name, int cc_major, int cc_minor) {
+  if (cc_major > 8 || (cc_major == 8 && cc_minor >= 9)) return;
+  fail_with(ErrorCode::kUnimplemented,
+            "--precision fp8 needs FP8 tensor cores (compute capability 8.9 or newer: Ada, Hopper); {} has compute "
+            "capability {}.{} (use fp16 or int8 there)",
+            gpu_name, cc_major, cc_minor);
+}
+
 }  // namespace kiln

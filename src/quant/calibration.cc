@@ -16,6 +16,12 @@ float CalibrationTable::int8_scale(const std::string& value_name) const {
   return it->second > 0 ? it->second / 127.0f : 1.0f;
 }
 
+float CalibrationTable::fp8_scale(const std::string& value_name) const {
+  auto it = thresholds.find(value_name);
+  if (it == thresholds.end()) fail("calibration table has no entry for tensor '{}'", value_name);
+  return it->second > 0 ? it->second / 448.0f : 1.0f;
+}
+
 std::string graph_fingerprint(const ir::Graph& graph) {
   uint64_t h = 1469598103934665603ull;  // FNV-1a 64
   auto mix = [&h](const std::string& s) {

@@ -21,6 +21,8 @@ struct CalibrationTable {
 
   // Symmetric INT8 scale of a value: threshold / 127 (throws if the value is unknown).
   float int8_scale(const std::string& value_name) const;
+  // FP8 E4M3 scale of a value: threshold / 448 (E4M3's largest finite value).
+  float fp8_scale(const std::string& value_name) const;
 };
 
 // A stable hash of the graph's structure (ops, value names, shapes, in node order).

@@ -6,6 +6,7 @@
 
 #include "backends/cuda/cuda_engine.h"
 #include "backends/cuda/lower_for_device.h"
+#include "engine/precision.h"
 #include "passes/pipeline.h"
 #include "quant/calibration_data.h"
 #include "quant/qdq_folding.h"
@@ -32,6 +33,11 @@ class CudaBackend : public Backend {
 
   std::unique_ptr<Engine> build(const ir::Graph& graph, const BuildOptions& options) override {
     activation_dtype(options.precision);  // unsupported precisions fail before any work
+    if (options.precision == Precision::kFP8) {  // before calibration, which takes minutes
+      cudaDeviceProp prop{};
+      if (cudaGetDeviceProperties(&prop, device_) != cudaSuccess) fail("cuda:{}: cannot read its properties", device_);
+      require_fp8_device(prop.name, prop.major, prop.minor);
+    }
     ir::Graph optimized = graph;
     passes::optimize_for_inference(optimized, options.precision);
     // Explicitly quantized models: the Q/DQ pairs become the INT8 ranges (no calibration),
@@ -45,7 +51,7 @@ class CudaBackend : public Backend {
                                      "dequantized constants",
                                      qdq->table.thresholds.size(), qdq->pairs, qdq->relus, qdq->clips, qdq->constants));
     }
-    if (options.precision == Precision::kINT8) {
+    if (options.precision == Precision::kINT8 || options.precision == Precision::kFP8) {  // same table, own scales
       if (qdq) return build_cuda_engine(optimized, options, device_, &qdq->table);
       const quant::CalibrationTable table =
           quant::calibration_for_build(optimized, options.calib_data_dir, options.calib_batches, options.calibrator,

@@ -37,9 +37,9 @@ void compile(EngineCore& core) {
   p.inputs = g.inputs;
   p.outputs = g.outputs;
   for (const ir::Node& node : g.nodes) {
-    std::unique_ptr<DeviceOp> op;
-    if (node.domain == "kiln" && (node.op == "Int8Conv" || node.op == "QuantizeInt8")) op = make_int8_op(node, p.values);
-    else if (node.op == "Conv" || node.op == "FusedConv") op = make_conv_op(node, p.values, core.precision);
+    std::unique_ptr<DeviceOp> op = make_int8_op(node, p.values);  // nullptr unless an INT8 / FP8 op
+    if (op) {
+    } else if (node.op == "Conv" || node.op == "FusedConv") op = make_conv_op(node, p.values, core.precision);
     else if (node.op == "Gemm" || node.op == "FusedGemm" || node.op == "MatMul")
       op = make_gemm_op(node, p.values, core.precision);
     else op = make_basic_op(node, p.values);

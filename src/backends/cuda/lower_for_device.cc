@@ -33,8 +33,9 @@ class Lowering {
            const quant::CalibrationTable* table)
       : src_(src), native_(precision == Precision::kNative), strict_fp32_(precision == Precision::kFP32),
         act_(activation_dtype(precision)), table_(table) {
-    if (precision == Precision::kINT8) {
-      if (!table) fail("an int8 build needs a calibration table");
+    if (precision == Precision::kINT8 || precision == Precision::kFP8) {
+      if (!table) fail("an {} build needs a calibration table", precision_name(precision));
+      qtype_ = precision == Precision::kFP8 ? DType::kFP8E4M3 : DType::kI8;
       int8_ = int8::plan_int8_convs(src, *table);
     }
     out_.graph = src;
@@ -262,12 +263,20 @@ class Lowering {
     g().add_node(std::move(n));
   }
 
-  // A convolution in INT8 (node kiln.Int8Conv, see int8/int8_ops.h): the input is quantized
-  // once per value unless its producer already writes INT8.
+  // Per-tensor scale of a value in the build's quantized type.
+  float qscale(int v) const {
+    const std::string& name = out_.graph.value(v).name;
+    return fp8() ? table_->fp8_scale(name) : table_->int8_scale(name);
+  }
+  bool fp8() const { return qtype_ == DType::kFP8E4M3; }
+
+  // A convolution in INT8 or FP8 (node kiln.Int8Conv / kiln.Fp8Conv, see int8/int8_ops.h):
+  // the input is quantized once per value unless its producer already writes the type.
   void lower_int8_conv(const ir::Node& src_node) {
     ir::Node n = src_node;
     const int x = n.inputs[0];
-    const float x_scale = table_->int8_scale(g().value(x).name);
+    const float x_scale = qscale(x);
+    const std::string tag = fp8() ? ":fp8" : ":int8";
     int xq = x;
     if (!int8_.value_is_int8[x]) {
       if (auto it = quantized_.find(x); it != quantized_.end()) {
@@ -275,13 +284,13 @@ class Lowering {
       } else {
         const int x16 = want(x, act_, Layout::kNHWC);
         Dims d = g().value(x).dims;
-        d[1] = int8::pad_channels(d[1]);
-        xq = g().add_value(g().value(x).name + ":int8", DType::kI8, d);
+        d[1] = int8::pad_channels(d[1], qtype_);
+        xq = g().add_value(g().value(x).name + tag, qtype_, d);
         out_.layouts.push_back(Layout::kNHWC);
         out_.batched.push_back(out_.batched[x]);
         ir::Node q;
         q.name = g().value(xq).name;
-        q.op = "QuantizeInt8";
+        q.op = fp8() ? "QuantizeFp8" : "QuantizeInt8";
         q.domain = "kiln";
         q.inputs = {x16};
         q.outputs = {xq};
@@ -292,41 +301,42 @@ class Lowering {
     }
     const int64_t c_pad = g().value(xq).dims[1];
     const Tensor* bias = n.has_input(2) ? &*g().value(n.inputs[2]).constant : nullptr;
-    const int8::Int8ConvConstants k = int8::int8_conv_constants(*g().value(n.inputs[1]).constant, bias, x_scale, c_pad);
+    const int8::Int8ConvConstants k =
+        int8::int8_conv_constants(*g().value(n.inputs[1]).constant, bias, x_scale, c_pad, qtype_);
     auto add_const = [&](const std::string& suffix, const Tensor& t, Layout l) {
       const int v = g().add_constant(n.name + suffix, t);
       out_.layouts.push_back(l);
       out_.batched.push_back(false);
       return v;
     };
-    const int w = add_const(":int8_w", k.weights, Layout::kNHWC);
-    const int scale = add_const(":int8_scale", k.scale, Layout::kNCHW);
-    const int b = add_const(":int8_bias", k.bias, Layout::kNCHW);
+    const int w = add_const(tag + "_w", k.weights, Layout::kNHWC);
+    const int scale = add_const(tag + "_scale", k.scale, Layout::kNCHW);
+    const int b = add_const(tag + "_bias", k.bias, Layout::kNCHW);
     const int y = n.outputs[0];
     const std::string act = n.op == "FusedConv" ? n.attrs.get_string("activation", "none") : "none";
     ir::Node q;
     q.name = n.name;
-    q.op = "Int8Conv";
+    q.op = fp8() ? "Fp8Conv" : "Int8Conv";
     q.domain = "kiln";
     q.inputs = {xq, w, scale, b};
     if (n.has_input(3)) {
       const int z = n.inputs[3];
       if (int8_.value_is_int8[z]) {
         q.inputs.push_back(z);
-        q.attrs.set("z_scale", table_->int8_scale(g().value(z).name));
+        q.attrs.set("z_scale", qscale(z));
       } else {
         q.inputs.push_back(want(z, DType::kF16, Layout::kNHWC));
       }
     }
     Dims acc_dims = g().value(y).dims;
     acc_dims[1] = k.scale.dim(0);
-    const int acc = g().add_value(n.name + ":int8_acc", DType::kF32, acc_dims);
+    const int acc = g().add_value(n.name + tag + "_acc", DType::kF32, acc_dims);
     out_.layouts.push_back(Layout::kNHWC);
     out_.batched.push_back(out_.batched[y]);
     if (int8_.value_is_int8[y]) {
       g().value(y).dims[1] = acc_dims[1];
-      set_out(y, DType::kI8, Layout::kNHWC);
-      q.attrs.set("y_inv_scale", 1.0f / table_->int8_scale(g().value(y).name));
+      set_out(y, qtype_, Layout::kNHWC);
+      q.attrs.set("y_inv_scale", 1.0f / qscale(y));
     } else {
       set_out(y, DType::kF16, Layout::kNHWC);
     }
@@ -505,7 +515,8 @@ class Lowering {
   DType act_;
   const quant::CalibrationTable* table_;
   int8::Int8Plan int8_;
-  std::map<int, int> quantized_;  // value -> its INT8 copy
+  DType qtype_ = DType::kI8;      // kI8 or kFP8E4M3 when a table is given
+  std::map<int, int> quantized_;  // value -> its INT8 / FP8 copy
   LoweredGraph out_;
   std::map<std::tuple<int, DType, Layout>, int> converted_;
 };
@@ -535,10 +546,11 @@ DType activation_dtype(Precision precision) {
     case Precision::kTF32: return DType::kF32;
     case Precision::kFP16: return DType::kF16;
     case Precision::kBF16: return DType::kBF16;
-    case Precision::kINT8: return DType::kF16;  // layers that cannot run in INT8 run in FP16
+    case Precision::kINT8:  // layers that cannot run in INT8 / FP8 run in FP16
+    case Precision::kFP8: return DType::kF16;
     default:
       fail_with(ErrorCode::kUnimplemented,
-                "precision {} is not supported by the CUDA backend yet (use native, fp32, tf32, fp16 or bf16)",
+                "precision {} is not supported by the CUDA backend yet (use native, fp32, tf32, fp16, bf16, int8 or fp8)",
                 precision_name(precision));
   }
 }

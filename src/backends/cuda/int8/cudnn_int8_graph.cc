@@ -61,11 +61,23 @@ void BackendDesc::finalize(const char* what) {
   check_backend(cudnnBackendFinalize(d_), fmt::format("finalizing {}", what));
 }
 
+namespace {
+const char* type_tag(cudnnDataType_t t) {
+  switch (t) {
+    case CUDNN_DATA_HALF: return "f16";
+    case CUDNN_DATA_INT8: return "i8";
+    case CUDNN_DATA_FP8_E4M3: return "e4m3";
+    case CUDNN_DATA_FLOAT: return "f32";
+    default: return "?";
+  }
+}
+}  // namespace
+
 std::string FusedConvSpec::describe() const {
-  return fmt::format("x[{},{},{},{}] w[{},{},{},{}] y[{},{},{},{}] pad {},{} stride {},{} dil {},{}{}{} y {}", n, c,
-                     h, w, k, c, r, s, n, k, ho, wo, pad_h, pad_w, stride_h, stride_w, dil_h, dil_w,
-                     residual ? (z_type == CUDNN_DATA_HALF ? " +z(f16)" : " +z(i8)") : "", relu ? " relu" : "",
-                     y_type == CUDNN_DATA_HALF ? "f16" : "i8");
+  return fmt::format("{} x[{},{},{},{}] w[{},{},{},{}] y[{},{},{},{}] pad {},{} stride {},{} dil {},{}{}{}{} y {}",
+                     type_tag(io_type), n, c, h, w, k, c, r, s, n, k, ho, wo, pad_h, pad_w, stride_h, stride_w, dil_h,
+                     dil_w, residual ? fmt::format(" +z({})", type_tag(z_type)) : "", relu ? " relu" : "",
+                     y_clip > 0 ? fmt::format(" clip {}", y_clip) : "", type_tag(y_type));
 }
 
 // ---- EngineChoice ----
@@ -158,12 +170,17 @@ FusedConvGraph::FusedConvGraph(cudnnHandle_t handle, const FusedConvSpec& sp) : 
   }
 
   // One pointwise stage: out = mode(in, b) (b null for unary modes).
+  // `clip` (RELU_FWD only): {lower, upper} bounds, FLOAT like the math precision.
   auto pointwise = [&](cudnnPointwiseMode_t pw_mode, const BackendDesc& in, const BackendDesc* b,
-                       const BackendDesc& result, const char* what) {
+                       const BackendDesc& result, const char* what, const float* clip = nullptr) {
     BackendDesc pw(CUDNN_BACKEND_POINTWISE_DESCRIPTOR);
     pw.set("POINTWISE_MODE", CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &pw_mode);
     const cudnnDataType_t prec = CUDNN_DATA_FLOAT;
     pw.set("POINTWISE_MATH_PREC", CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_TYPE_DATA_TYPE, 1, &prec);
+    if (clip) {
+      pw.set("POINTWISE_RELU_LOWER_CLIP", CUDNN_ATTR_POINTWISE_RELU_LOWER_CLIP, CUDNN_TYPE_FLOAT, 1, &clip[0]);
+      pw.set("POINTWISE_RELU_UPPER_CLIP", CUDNN_ATTR_POINTWISE_RELU_UPPER_CLIP, CUDNN_TYPE_FLOAT, 1, &clip[1]);
+    }
     pw.finalize(what);
     BackendDesc op(CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR);
     op.set_desc("OPERATION_POINTWISE_PW_DESCRIPTOR", CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, pw);
@@ -176,7 +193,8 @@ FusedConvGraph::FusedConvGraph(cudnnHandle_t handle, const FusedConvSpec& sp) : 
     keep_.push_back(std::move(op));
   };
   // The last stage writes y; the others virtual f32 tensors.
-  const int stages = 2 + (sp.residual ? 2 : 0) + (sp.relu ? 1 : 0);
+  const bool clamp = sp.y_clip > 0;
+  const int stages = 2 + (sp.residual ? 2 : 0) + (sp.relu || clamp ? 1 : 0);
   int stage = 0;
   auto target = [&]() -> const BackendDesc& { return ++stage == stages ? y : virt(); };
   const BackendDesc& scaled = target();
@@ -195,7 +213,11 @@ FusedConvGraph::FusedConvGraph(cudnnHandle_t handle, const FusedConvSpec& sp) : 
     pointwise(CUDNN_POINTWISE_ADD, *v, &z_scaled, sum, "pointwise ADD residual");
     v = &sum;
   }
-  if (sp.relu) {
+  if (clamp) {  // relu folded into the clamp's lower bound
+    const float bounds[2] = {sp.relu ? 0.0f : -sp.y_clip, sp.y_clip};
+    const BackendDesc& r = target();
+    pointwise(CUDNN_POINTWISE_RELU_FWD, *v, nullptr, r, "pointwise RELU clamp", bounds);
+  } else if (sp.relu) {
     const BackendDesc& r = target();
     pointwise(CUDNN_POINTWISE_RELU_FWD, *v, nullptr, r, "pointwise RELU");
   }

@@ -1,11 +1,13 @@
 // A quantized convolution with its epilogue fused, through cuDNN's graph (backend) API:
 //
 //   acc = conv(x, w)                 x [N,C,H,W] and w [K,C,R,S], both NHWC/KRSC in memory,
-//                                    io_type (INT8; FP8 E4M3 later), compute_type accumulation
+//                                    io_type (INT8 or FP8 E4M3), compute_type accumulation
 //   v   = acc * scale + bias         scale, bias: f32 [1,K,1,1] per output channel
 //   v   = v + z * z_scale            optional residual z [N,K,Ho,Wo] (INT8 or HALF), z_scale f32 [1,K,1,1]
 //   v   = max(v, 0)                  optional
-//   y   = convert(v)                 INT8 (rounded and saturated by cuDNN) or HALF
+//   v   = clamp(v, lo, y_clip)       when y_clip > 0 (FP8 outputs: lo = relu ? 0 : -y_clip),
+//                                    since the float -> FP8 conversion does not saturate
+//   y   = convert(v)                 INT8 (rounded and saturated by cuDNN), FP8 E4M3 or HALF
 //
 // The caller folds the output's requantization scale (1/s_y) into scale, bias and z_scale,
 // so no final multiply is needed. Every intermediate is a virtual FLOAT tensor, which is
@@ -70,10 +72,11 @@ struct FusedConvSpec {
   int64_t ho = 0, wo = 0;
   int64_t pad_h = 0, pad_w = 0, stride_h = 1, stride_w = 1, dil_h = 1, dil_w = 1;
   bool residual = false;
-  cudnnDataType_t z_type = CUDNN_DATA_INT8;
+  cudnnDataType_t z_type = CUDNN_DATA_INT8;         // INT8, FP8_E4M3 or HALF
   int64_t z_channel_stride = 0;                       // channels z is stored with (0: k)
   bool relu = false;
   cudnnDataType_t y_type = CUDNN_DATA_INT8;
+  float y_clip = 0;                                   // > 0: clamp before the output conversion
   std::string describe() const;  // for error messages and the probe
 };
 

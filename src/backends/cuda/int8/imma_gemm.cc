@@ -10,16 +10,25 @@ namespace {
 
 void check(cublasStatus_t status, const char* what, const ImmaConvSpec& s) {
   if (status != CUBLAS_STATUS_SUCCESS)
-    fail_with(ErrorCode::kUnimplemented, "cuBLASLt IMMA m={} n={} k={}: {} failed: {}", s.k, s.pixels, s.c, what,
-              cublasGetStatusName(status));
+    fail_with(ErrorCode::kUnimplemented, "cuBLASLt {} m={} n={} k={}: {} failed: {}", s.fp8 ? "FP8" : "IMMA", s.k,
+              s.pixels, s.c, what, cublasGetStatusName(status));
 }
 
 }  // namespace
 
-ImmaConvGemm::ImmaConvGemm(const ImmaConvSpec& s, const float* bias) : spec_(s) {
-  if (s.k % 4 != 0 || s.c % 4 != 0)
-    fail_with(ErrorCode::kUnimplemented, "cuBLASLt IMMA: m={} and k={} must be multiples of 4", s.k, s.c);
+ImmaConvGemm::ImmaConvGemm(const ImmaConvSpec& s, const void* bias, const float* a_scale, const float* d_scale)
+    : spec_(s) {
+  const int64_t align = s.fp8 ? 16 : 4;
+  if (s.k % align != 0 || s.c % align != 0)
+    fail_with(ErrorCode::kUnimplemented, "cuBLASLt {}: m={} and k={} must be multiples of {}", s.fp8 ? "FP8" : "IMMA",
+              s.k, s.c, align);
+  if (s.fp8 && (s.residual || !a_scale || (!s.y_f16 && !d_scale)))
+    fail_with(ErrorCode::kUnimplemented, "cuBLASLt FP8: no residual, and scale vectors are required");
   try {
+    if (s.fp8) {
+      init_fp8(bias, a_scale, d_scale);
+      return;
+    }
     check(cublasLtMatmulDescCreate(&op_, CUBLAS_COMPUTE_32I, CUDA_R_32F), "cublasLtMatmulDescCreate", s);
     const int32_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
     check(cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)), "TRANSA", s);
@@ -43,6 +52,33 @@ ImmaConvGemm::ImmaConvGemm(const ImmaConvSpec& s, const float* bias) : spec_(s) 
     this->~ImmaConvGemm();
     throw;
   }
+}
+
+void ImmaConvGemm::init_fp8(const void* bias_f16, const float* a_scale, const float* d_scale) {
+  const ImmaConvSpec& s = spec_;
+  check(cublasLtMatmulDescCreate(&op_, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate (FP8)", s);
+  const int32_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+  check(cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)), "TRANSA", s);
+  check(cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)), "TRANSB", s);
+  const int32_t outer = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
+  check(cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &outer, sizeof(outer)),
+        "A_SCALE_MODE outer vector", s);
+  check(cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &a_scale, sizeof(a_scale)),
+        "A_SCALE_POINTER", s);
+  if (!s.y_f16)
+    check(cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_D_SCALE_POINTER, &d_scale, sizeof(d_scale)),
+          "D_SCALE_POINTER", s);
+  const uint32_t epilogue = s.relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
+  check(cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof(epilogue)), "EPILOGUE", s);
+  check(cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias_f16, sizeof(bias_f16)),
+        "BIAS_POINTER", s);
+  const int32_t bias_type = CUDA_R_16F;
+  check(cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof(bias_type)),
+        "BIAS_DATA_TYPE f16", s);
+  check(cublasLtMatrixLayoutCreate(&a_, CUDA_R_8F_E4M3, s.c, s.k, s.c), "layout A", s);
+  check(cublasLtMatrixLayoutCreate(&b_, CUDA_R_8F_E4M3, s.c, s.pixels, s.c), "layout B", s);
+  check(cublasLtMatrixLayoutCreate(&c_, CUDA_R_16F, s.k, s.pixels, s.k), "layout C", s);
+  check(cublasLtMatrixLayoutCreate(&d_, s.y_f16 ? CUDA_R_16F : CUDA_R_8F_E4M3, s.k, s.pixels, s.k), "layout D", s);
 }
 
 ImmaConvGemm::~ImmaConvGemm() {
@@ -73,7 +109,7 @@ std::vector<kernels::GemmAlgo> ImmaConvGemm::algos(cublasLtHandle_t handle, int 
   for (int i = 0; i < returned; ++i)
     if (results[i].state == CUBLAS_STATUS_SUCCESS)
       out.push_back(kernels::gemm_algo_from_lt(&results[i].algo, results[i].workspaceSize));
-  if (out.empty()) fail_with(ErrorCode::kUnimplemented, "cuBLASLt IMMA {}: the heuristic proposes no algorithm", describe());
+  if (out.empty()) fail_with(ErrorCode::kUnimplemented, "cuBLASLt {}: the heuristic proposes no algorithm", describe());
   return out;
 }
 
@@ -92,14 +128,16 @@ cublasStatus_t ImmaConvGemm::run(cublasLtHandle_t handle, const kernels::GemmAlg
   std::memcpy(&lt, algo.opaque.data(), sizeof(lt));
   // beta 0 with C = D: cuBLASLt does not read C then.
   const float beta = spec_.residual ? p.beta : 0.0f;
-  const void* c = spec_.residual ? static_cast<const void*>(p.z) : static_cast<const void*>(p.y);
-  return cublasLtMatmul(handle, op_, p.alpha, p.w, a_, p.x, b_, &beta, c, c_, p.y, d_, &lt, workspace,
-                        workspace_bytes, stream);
+  const void* c = spec_.residual ? p.z : p.y;
+  const float one = 1.0f;  // FP8: the scales are A's vector and D's scalar
+  const void* alpha = spec_.fp8 ? static_cast<const void*>(&one) : static_cast<const void*>(p.alpha);
+  return cublasLtMatmul(handle, op_, alpha, p.w, a_, p.x, b_, &beta, c, c_, p.y, d_, &lt, workspace, workspace_bytes,
+                        stream);
 }
 
 std::string ImmaConvGemm::describe() const {
-  return fmt::format("m={} n={} k={}{}{}", spec_.k, spec_.pixels, spec_.c, spec_.residual ? " +z" : "",
-                     spec_.relu ? " relu" : "");
+  return fmt::format("{}m={} n={} k={}{}{}", spec_.fp8 ? (spec_.y_f16 ? "fp8->f16 " : "fp8 ") : "", spec_.k,
+                     spec_.pixels, spec_.c, spec_.residual ? " +z" : "", spec_.relu ? " relu" : "");
 }
 
 }  // namespace kiln::cuda::int8

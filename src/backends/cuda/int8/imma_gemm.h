@@ -12,6 +12,13 @@
 //   the scale type for its bias), then relu (CUBLASLT_EPILOGUE_RELU_BIAS) or not; D is INT8,
 //   rounded and saturated by cuBLASLt.
 //
+// FP8 (spec.fp8, Hopper and Ada): the same TN GEMM with E4M3 A and B and f32 compute; the
+// per-channel scale is A's scale vector (CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F, K
+// floats: x_scale * w_scale[k]), alpha 1, the bias an f16 vector (the bias type FP8 kernels
+// take with an f16 C), then relu or not, and D is E4M3 with the device scalar D scale
+// 1/s_y, or f16 unscaled. cuBLASLt's FP8 C is 16-bit, so an FP8 residual cannot be C:
+// only convolutions without residual take this path.
+//
 // Algorithms are kernels::GemmAlgo, so tactics serialize them as the float GEMMs do.
 #pragma once
 
@@ -32,24 +39,28 @@ struct ImmaConvSpec {
   int64_t c = 0;       // input channels (padded to 4): GEMM k
   bool residual = false;
   bool relu = false;
+  bool fp8 = false;    // E4M3 operands (else INT8)
+  bool y_f16 = false;  // fp8 only: f16 output instead of E4M3
 };
 
 struct ImmaConvPointers {
-  const int8_t* w = nullptr;      // [k, c]
-  const int8_t* x = nullptr;      // [pixels, c]
-  const int8_t* z = nullptr;      // [pixels, k], when residual
-  const float* alpha = nullptr;   // [k]
-  const float* bias = nullptr;    // [k]
+  const void* w = nullptr;        // [k, c]
+  const void* x = nullptr;        // [pixels, c]
+  const void* z = nullptr;        // [pixels, k], when residual
+  const float* alpha = nullptr;   // [k] (INT8 only)
+  const float* bias = nullptr;    // [k] (unused: the descriptor holds the bias)
   float beta = 0.0f;              // residual scale
-  int8_t* y = nullptr;            // [pixels, k]
+  void* y = nullptr;              // [pixels, k]
 };
 
 class ImmaConvGemm {
  public:
-  // Throws kiln::Error naming the cuBLASLt call that refused. `bias` is fixed for the
-  // descriptor's lifetime (the op owns it), so run() never mutates the descriptor and
+  // Throws kiln::Error naming the cuBLASLt call that refused. `bias` (f32, or f16 for FP8)
+  // and the FP8 scales (`a_scale` [k], `d_scale` scalar, device memory) are fixed for the
+  // descriptor's lifetime (the op owns them), so run() never mutates the descriptor and
   // contexts on several threads can share one ImmaConvGemm.
-  ImmaConvGemm(const ImmaConvSpec& spec, const float* bias);
+  ImmaConvGemm(const ImmaConvSpec& spec, const void* bias, const float* a_scale = nullptr,
+               const float* d_scale = nullptr);
   ~ImmaConvGemm();
   ImmaConvGemm(const ImmaConvGemm&) = delete;
   ImmaConvGemm& operator=(const ImmaConvGemm&) = delete;
@@ -64,6 +75,8 @@ class ImmaConvGemm {
   std::string describe() const;  // "m=K n=P k=C +z relu"
 
  private:
+  void init_fp8(const void* bias_f16, const float* a_scale, const float* d_scale);
+
   ImmaConvSpec spec_;
   cublasLtMatmulDesc_t op_ = nullptr;
   cublasLtMatrixLayout_t a_ = nullptr, b_ = nullptr, c_ = nullptr, d_ = nullptr;

@@ -1,6 +1,7 @@
 #include "backends/cuda/int8/int8_kernels.h"
 
 #include <cuda_fp16.h>
+#include <cuda_fp8.h>
 
 namespace kiln::cuda::int8 {
 
@@ -9,6 +10,13 @@ namespace {
 __device__ __forceinline__ int8_t saturate_round(float v) {
   const int q = __float2int_rn(v);
   return static_cast<int8_t>(q < -128 ? -128 : (q > 127 ? 127 : q));
+}
+
+__device__ __forceinline__ uint8_t to_e4m3(float v) {
+  return static_cast<uint8_t>(__nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3));
+}
+__device__ __forceinline__ float from_e4m3(uint8_t c) {
+  return __half2float(__half(__nv_cvt_fp8_to_halfraw(static_cast<__nv_fp8_storage_t>(c), __NV_E4M3)));
 }
 
 template <typename T>
@@ -28,8 +36,18 @@ __global__ void quantize_kernel(const T* x, int64_t pixels, int c, int c_pad, fl
   }
 }
 
+template <typename T>
+__global__ void quantize_fp8_kernel(const T* x, int64_t pixels, int c, int c_pad, float inv_scale, uint8_t* y) {
+  const int64_t total = pixels * c_pad;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t px = i / c_pad;
+    const int ch = static_cast<int>(i - px * c_pad);
+    y[i] = ch < c ? to_e4m3(__fmul_rn(load_float(x, px * c + ch), inv_scale)) : uint8_t(0);
+  }
+}
+
 __global__ void epilogue_kernel(EpilogueParams p) {
-  const int channels = p.y_int8 ? p.k_pad : p.k;
+  const int channels = p.y_int8 || p.y_fp8 ? p.k_pad : p.k;
   const int64_t total = p.pixels * channels;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t px = i / channels;
@@ -37,15 +55,27 @@ __global__ void epilogue_kernel(EpilogueParams p) {
     float v = __fmaf_rn(p.acc[px * p.k_pad + ch], p.scale[ch], p.bias[ch]);
     if (p.z_kind == ResidualKind::kInt8)
       v = __fmaf_rn(static_cast<float>(static_cast<const int8_t*>(p.z)[px * p.k_pad + ch]), p.z_scale, v);
+    else if (p.z_kind == ResidualKind::kFp8)
+      v = __fmaf_rn(from_e4m3(static_cast<const uint8_t*>(p.z)[px * p.k_pad + ch]), p.z_scale, v);
     else if (p.z_kind == ResidualKind::kF16)
       v = __fadd_rn(v, __half2float(static_cast<const __half*>(p.z)[px * p.k + ch]));
     if (p.relu) v = fmaxf(v, 0.0f);
-    if (p.y_int8) static_cast<int8_t*>(p.y)[i] = saturate_round(__fmul_rn(v, p.y_inv_scale));
+    if (p.y_fp8) static_cast<uint8_t*>(p.y)[i] = to_e4m3(__fmul_rn(v, p.y_inv_scale));
+    else if (p.y_int8) static_cast<int8_t*>(p.y)[i] = saturate_round(__fmul_rn(v, p.y_inv_scale));
     else static_cast<__half*>(p.y)[i] = __float2half_rn(v);
   }
 }
 
-__global__ void direct_conv_kernel(DirectConvParams p, const int8_t* x, const int8_t* w, float* acc) {
+// Operand element -> the value it multiplies with: int8 as int, E4M3 decoded to float.
+__device__ __forceinline__ int operand(int8_t v) { return v; }
+__device__ __forceinline__ float operand(uint8_t v) { return from_e4m3(v); }
+// Multiply-accumulate: exact for int; one rounded fma for float, which the CPU emulation
+// (std::fma in the same channel order) reproduces.
+__device__ __forceinline__ void mac(int& sum, int a, int b) { sum += a * b; }
+__device__ __forceinline__ void mac(float& sum, float a, float b) { sum = __fmaf_rn(a, b, sum); }
+
+template <typename T, typename Acc>
+__global__ void direct_conv_kernel(DirectConvParams p, const T* x, const T* w, float* acc) {
   const int64_t total = int64_t(p.n) * p.ho * p.wo * p.k;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
     const int k = static_cast<int>(i % p.k);
@@ -54,16 +84,16 @@ __global__ void direct_conv_kernel(DirectConvParams p, const int8_t* x, const in
     rest /= p.wo;
     const int oy = static_cast<int>(rest % p.ho);
     const int n = static_cast<int>(rest / p.ho);
-    int sum = 0;
+    Acc sum = 0;
     for (int ky = 0; ky < p.r; ++ky) {
       const int iy = oy * p.stride_h - p.pad_h + ky * p.dil_h;
       if (iy < 0 || iy >= p.h) continue;
       for (int kx = 0; kx < p.s; ++kx) {
         const int ix = ox * p.stride_w - p.pad_w + kx * p.dil_w;
         if (ix < 0 || ix >= p.w) continue;
-        const int8_t* xp = x + ((int64_t(n) * p.h + iy) * p.w + ix) * p.c;
-        const int8_t* wp = w + ((int64_t(k) * p.r + ky) * p.s + kx) * p.c;
-        for (int c = 0; c < p.c; ++c) sum += int(xp[c]) * int(wp[c]);
+        const T* xp = x + ((int64_t(n) * p.h + iy) * p.w + ix) * p.c;
+        const T* wp = w + ((int64_t(k) * p.r + ky) * p.s + kx) * p.c;
+        for (int c = 0; c < p.c; ++c) mac(sum, operand(xp[c]), operand(wp[c]));
       }
     }
     acc[i] = static_cast<float>(sum);
@@ -77,6 +107,13 @@ __global__ void fold_kernel(const float* scale, const float* bias, int k_pad, fl
   out_scale[i] = __fmul_rn(scale[i], y_inv);
   out_bias[i] = __fmul_rn(bias[i], y_inv);
   out_z_scale[i] = __fmul_rn(z_scale, y_inv);
+}
+
+__global__ void fp8_gemm_constants_kernel(const float* bias, int k_pad, float y_inv, __half* bias_f16,
+                                          float* d_scale) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < k_pad) bias_f16[i] = __float2half_rn(bias[i]);
+  if (i == 0) *d_scale = y_inv;
 }
 
 int blocks_for(int64_t total) {
@@ -96,13 +133,36 @@ cudaError_t quantize_nhwc(const void* x, bool x_is_f16, int64_t pixels, int c, i
   return cudaGetLastError();
 }
 
+cudaError_t quantize_nhwc_fp8(const void* x, bool x_is_f16, int64_t pixels, int c, int c_pad, float inv_scale,
+                              uint8_t* y, cudaStream_t stream) {
+  const int blocks = blocks_for(pixels * c_pad);
+  if (x_is_f16)
+    quantize_fp8_kernel<<<blocks, 256, 0, stream>>>(static_cast<const __half*>(x), pixels, c, c_pad, inv_scale, y);
+  else
+    quantize_fp8_kernel<<<blocks, 256, 0, stream>>>(static_cast<const float*>(x), pixels, c, c_pad, inv_scale, y);
+  return cudaGetLastError();
+}
+
 cudaError_t direct_conv(const DirectConvParams& p, const int8_t* x, const int8_t* w, float* acc, cudaStream_t stream) {
-  direct_conv_kernel<<<blocks_for(int64_t(p.n) * p.ho * p.wo * p.k), 256, 0, stream>>>(p, x, w, acc);
+  direct_conv_kernel<int8_t, int><<<blocks_for(int64_t(p.n) * p.ho * p.wo * p.k), 256, 0, stream>>>(p, x, w, acc);
+  return cudaGetLastError();
+}
+
+cudaError_t direct_conv_fp8(const DirectConvParams& p, const uint8_t* x, const uint8_t* w, float* acc,
+                            cudaStream_t stream) {
+  direct_conv_kernel<uint8_t, float><<<blocks_for(int64_t(p.n) * p.ho * p.wo * p.k), 256, 0, stream>>>(p, x, w, acc);
+  return cudaGetLastError();
+}
+
+cudaError_t fp8_gemm_constants(const float* bias, int k_pad, float y_inv_scale, void* bias_f16, float* d_scale,
+                               cudaStream_t stream) {
+  fp8_gemm_constants_kernel<<<(k_pad + 255) / 256, 256, 0, stream>>>(bias, k_pad, y_inv_scale,
+                                                                     static_cast<__half*>(bias_f16), d_scale);
   return cudaGetLastError();
 }
 
 cudaError_t conv_epilogue(const EpilogueParams& p, cudaStream_t stream) {
-  const int64_t total = p.pixels * (p.y_int8 ? p.k_pad : p.k);
+  const int64_t total = p.pixels * (p.y_int8 || p.y_fp8 ? p.k_pad : p.k);
   epilogue_kernel<<<blocks_for(total), 256, 0, stream>>>(p);
   return cudaGetLastError();
 }

@@ -33,29 +33,39 @@ class QuantizeOp : public DeviceOp {
     c_ = static_cast<int>(values[x_].dims.at(1));
     c_pad_ = static_cast<int>(values[y_].dims.at(1));
     inv_scale_ = node.attrs.get_float("inv_scale", 1.0f);
+    fp8_ = values[y_].dtype == DType::kFP8E4M3;
     if (xv_.dtype != DType::kF16 && xv_.dtype != DType::kF32)
       fail_with(ErrorCode::kUnimplemented, "{}: quantizes f32/f16, not {}", label(), dtype_name(xv_.dtype));
   }
   void enqueue(const RunState& s) override {
-    KILN_CUDA_CALL(label(), int8::quantize_nhwc(s.at(x_), xv_.dtype == DType::kF16, pixels_of(xv_, s.batch), c_, c_pad_,
-                                                inv_scale_, static_cast<int8_t*>(s.at(y_)), s.stream));
+    const bool f16 = xv_.dtype == DType::kF16;
+    const int64_t pixels = pixels_of(xv_, s.batch);
+    if (fp8_)
+      KILN_CUDA_CALL(label(), int8::quantize_nhwc_fp8(s.at(x_), f16, pixels, c_, c_pad_, inv_scale_,
+                                                      static_cast<uint8_t*>(s.at(y_)), s.stream));
+    else
+      KILN_CUDA_CALL(label(), int8::quantize_nhwc(s.at(x_), f16, pixels, c_, c_pad_, inv_scale_,
+                                                  static_cast<int8_t*>(s.at(y_)), s.stream));
   }
 
  private:
   int x_ = -1, y_ = -1, c_ = 0, c_pad_ = 0;
   float inv_scale_ = 1;
+  bool fp8_ = false;
   DeviceValue xv_;
 };
 
-// The candidate families of an INT8 convolution (see docs/precision.md, "Tactics").
+// The candidate families of an INT8 / FP8 convolution (see docs/precision.md, "Tactics").
+// FP8 has no legacy family (cudnnConvolutionForward takes no FP8), and its cuBLASLt GEMM
+// is named cublaslt_fp8.
 enum class Family { kLegacy, kDirect, kCudnnGraph, kCublasLt };
 
-const char* family_name(Family f) {
+const char* family_name(Family f, bool fp8 = false) {
   switch (f) {
     case Family::kLegacy: return "legacy";
     case Family::kDirect: return "direct";
     case Family::kCudnnGraph: return "cudnn_graph";
-    case Family::kCublasLt: return "cublaslt_imma";
+    case Family::kCublasLt: return fp8 ? "cublaslt_fp8" : "cublaslt_imma";
   }
   return "?";
 }
@@ -69,7 +79,7 @@ std::optional<Family> forced_family() {
   if (v == "legacy") return Family::kLegacy;
   if (v == "direct") return Family::kDirect;
   if (v == "cudnn_graph") return Family::kCudnnGraph;
-  if (v == "cublaslt" || v == "cublaslt_imma") return Family::kCublasLt;
+  if (v == "cublaslt" || v == "cublaslt_imma" || v == "cublaslt_fp8") return Family::kCublasLt;
   fail("KILN_INT8_TACTIC=\"{}\": expected legacy, direct, cudnn_graph or cublaslt", v);
 }
 
@@ -118,13 +128,17 @@ class Int8ConvOp : public DeviceOp {
     xv_ = values[x_];
     accv_ = values[acc_];
     const DeviceValue& w = values[w_];
-    if (xv_.dtype != DType::kI8 || w.dtype != DType::kI8)
-      fail_with(ErrorCode::kInternal, "{}: expects int8 input and weights", where);
-    k_ = static_cast<int>(values[y_].dtype == DType::kI8 ? accv_.dims[1] : values[y_].dims[1]);
+    fp8_ = xv_.dtype == DType::kFP8E4M3;
+    if ((xv_.dtype != DType::kI8 && !fp8_) || w.dtype != xv_.dtype)
+      fail_with(ErrorCode::kInternal, "{}: expects int8 (or fp8e4m3) input and weights of one type", where);
+    y_quant_ = values[y_].dtype == xv_.dtype;
+    k_ = static_cast<int>(y_quant_ ? accv_.dims[1] : values[y_].dims[1]);
     k_pad_ = static_cast<int>(accv_.dims[1]);
-    y_int8_ = values[y_].dtype == DType::kI8;
     if (z_ >= 0) {
-      z_kind_ = values[z_].dtype == DType::kI8 ? int8::ResidualKind::kInt8 : int8::ResidualKind::kF16;
+      const DType zt = values[z_].dtype;
+      z_kind_ = zt == DType::kI8           ? int8::ResidualKind::kInt8
+                : zt == DType::kFP8E4M3 ? int8::ResidualKind::kFp8
+                                        : int8::ResidualKind::kF16;
       z_channels_ = static_cast<int>(values[z_].dims[1]);
     }
     const auto& a = node.attrs;
@@ -134,15 +148,18 @@ class Int8ConvOp : public DeviceOp {
     const auto pads = a.get_ints("pads", {0, 0, 0, 0});
     const auto strides = a.get_ints("strides", {1, 1});
     const auto dil = a.get_ints("dilations", {1, 1});
-    KILN_CUDNN_CALL(where, cudnnCreateFilterDescriptor(&wdesc_));
-    KILN_CUDNN_CALL(where, cudnnSetFilter4dDescriptor(wdesc_, CUDNN_DATA_INT8, CUDNN_TENSOR_NHWC,
-                                                      static_cast<int>(w.dims[0]), static_cast<int>(w.dims[1]),
-                                                      static_cast<int>(w.dims[2]), static_cast<int>(w.dims[3])));
-    KILN_CUDNN_CALL(where, cudnnCreateConvolutionDescriptor(&cdesc_));
-    KILN_CUDNN_CALL(where, cudnnSetConvolution2dDescriptor(cdesc_, static_cast<int>(pads[0]), static_cast<int>(pads[1]),
-                                                           static_cast<int>(strides[0]), static_cast<int>(strides[1]),
-                                                           static_cast<int>(dil[0]), static_cast<int>(dil[1]),
-                                                           CUDNN_CROSS_CORRELATION, CUDNN_DATA_INT32));
+    if (!fp8_) {  // the legacy family's descriptors
+      KILN_CUDNN_CALL(where, cudnnCreateFilterDescriptor(&wdesc_));
+      KILN_CUDNN_CALL(where, cudnnSetFilter4dDescriptor(wdesc_, CUDNN_DATA_INT8, CUDNN_TENSOR_NHWC,
+                                                        static_cast<int>(w.dims[0]), static_cast<int>(w.dims[1]),
+                                                        static_cast<int>(w.dims[2]), static_cast<int>(w.dims[3])));
+      KILN_CUDNN_CALL(where, cudnnCreateConvolutionDescriptor(&cdesc_));
+      KILN_CUDNN_CALL(where,
+                      cudnnSetConvolution2dDescriptor(cdesc_, static_cast<int>(pads[0]), static_cast<int>(pads[1]),
+                                                      static_cast<int>(strides[0]), static_cast<int>(strides[1]),
+                                                      static_cast<int>(dil[0]), static_cast<int>(dil[1]),
+                                                      CUDNN_CROSS_CORRELATION, CUDNN_DATA_INT32));
+    }
     direct_params_.r = static_cast<int>(w.dims[2]);
     direct_params_.s = static_cast<int>(w.dims[3]);
     direct_params_.pad_h = static_cast<int>(pads[0]);
@@ -153,22 +170,23 @@ class Int8ConvOp : public DeviceOp {
     direct_params_.dil_w = static_cast<int>(dil[1]);
     // The fused families compute the epilogue too, so it is part of the key ("int8conv2":
     // entries of the conv-only tactics, timed before these families existed, are not reused).
-    key_ = fmt::format("int8conv2 x{} w{} pads{},{} s{},{} d{},{} y{}{} z{} relu{}", dims_to_string(xv_.dims),
-                       dims_to_string(w.dims), pads[0], pads[1], strides[0], strides[1], dil[0], dil[1],
-                       y_int8_ ? "i8" : "f16", k_, static_cast<int>(z_kind_), relu_ ? 1 : 0);
+    key_ = fmt::format("{} x{} w{} pads{},{} s{},{} d{},{} y{}{} z{} relu{}", fp8_ ? "fp8conv1" : "int8conv2",
+                       dims_to_string(xv_.dims), dims_to_string(w.dims), pads[0], pads[1], strides[0], strides[1],
+                       dil[0], dil[1], y_quant_ ? (fp8_ ? "e4m3" : "i8") : "f16", k_, static_cast<int>(z_kind_),
+                       relu_ ? 1 : 0);
     max_batch_ = static_cast<int>(xv_.dims[0]);
   }
   ~Int8ConvOp() override {
     descs_.clear();
-    cudnnDestroyFilterDescriptor(wdesc_);
-    cudnnDestroyConvolutionDescriptor(cdesc_);
+    if (wdesc_) cudnnDestroyFilterDescriptor(wdesc_);
+    if (cdesc_) cudnnDestroyConvolutionDescriptor(cdesc_);
     if (folded_) cudaFree(folded_);
   }
 
   size_t workspace_bytes() const override { return workspace_; }
 
   nlohmann::json tactic() const override {
-    nlohmann::json t = {{"family", family_name(family_)}, {"workspace", workspace_}};
+    nlohmann::json t = {{"family", family_name(family_, fp8_)}, {"workspace", workspace_}};
     switch (family_) {
       case Family::kLegacy: t["algo"] = static_cast<int>(algo_); break;
       case Family::kDirect: t["algo"] = -1; break;
@@ -189,7 +207,7 @@ class Int8ConvOp : public DeviceOp {
       } else if (family == "cudnn_graph") {
         family_ = Family::kCudnnGraph;
         engine_ = int8::EngineChoice::from_json(t);
-      } else if (family == "cublaslt_imma") {
+      } else if (family == "cublaslt_imma" || family == "cublaslt_fp8") {
         family_ = Family::kCublasLt;
         gemm_algo_ = kernels::GemmAlgo::from_json(t.at("algo").dump());
       } else {
@@ -197,7 +215,7 @@ class Int8ConvOp : public DeviceOp {
       }
       workspace_ = t.value("workspace", size_t{0});
     } catch (const nlohmann::json::exception& e) {
-      fail("{}: damaged INT8 tactic {}: {}", label(), t.dump(), e.what());
+      fail("{}: damaged {} tactic {}: {}", label(), fp8_ ? "FP8" : "INT8", t.dump(), e.what());
     }
     std::lock_guard<std::mutex> lock(mutex_);
     descs_.clear();  // per-batch plans of another tactic
@@ -209,9 +227,9 @@ class Int8ConvOp : public DeviceOp {
       case Family::kLegacy: what = fmt::format("legacy algo {}", static_cast<int>(algo_)); break;
       case Family::kDirect: what = "direct kernel"; break;
       case Family::kCudnnGraph: what = "cudnn_graph " + engine_.describe(); break;
-      case Family::kCublasLt: what = "cublaslt_imma " + gemm_algo_.describe(); break;
+      case Family::kCublasLt: what = std::string(family_name(family_, fp8_)) + " " + gemm_algo_.describe(); break;
     }
-    std::string out = "int8 " + what;
+    std::string out = (fp8_ ? "fp8 " : "int8 ") + what;
     if (ms_ > 0) out += fmt::format(", {:.3f} ms", ms_);
     if (timed_ > 0) out += fmt::format(" (best of {})", timed_);
     if (!skipped_.empty()) {
@@ -224,7 +242,7 @@ class Int8ConvOp : public DeviceOp {
 
   void select_tactic(TacticTimer& timer) override {
     const std::optional<Family> forced = forced_family();
-    const std::string key = forced ? key_ + " forced " + family_name(*forced) : key_;
+    const std::string key = forced ? key_ + " forced " + family_name(*forced, fp8_) : key_;
     if (const nlohmann::json* cached = timer.lookup(key)) {
       set_tactic(*cached);
       ms_ = cached->value("ms", 0.0);
@@ -239,10 +257,12 @@ class Int8ConvOp : public DeviceOp {
     const auto want = [&](Family f) { return !forced || *forced == f; };
     if (want(Family::kCudnnGraph)) try_graph(timer, best);
     if (want(Family::kCublasLt)) try_imma(timer, best);
-    if (want(Family::kLegacy) || (forced && best.ms < 0 && *forced != Family::kDirect)) {
+    if (!fp8_ && (want(Family::kLegacy) || (forced && best.ms < 0 && *forced != Family::kDirect))) {
       if (forced && *forced != Family::kLegacy)
         skipped_.push_back(fmt::format("forced family {} unavailable: using the others", family_name(*forced)));
       try_legacy(timer, best);
+    } else if (fp8_ && forced && best.ms < 0 && *forced != Family::kDirect) {
+      skipped_.push_back(fmt::format("forced family {} unavailable for FP8: direct kernel", family_name(*forced, true)));
     }
     if (best.ms < 0 || (forced && *forced == Family::kDirect)) {  // slow but always there
       family_ = Family::kDirect;
@@ -392,14 +412,15 @@ class Int8ConvOp : public DeviceOp {
       if (forced_family()) skipped_.push_back("cublaslt_imma: " + why_not);
       return;
     }
+    const char* name = family_name(Family::kCublasLt, fp8_);
     std::unique_ptr<int8::ImmaConvGemm> gemm;
     std::vector<kernels::GemmAlgo> algos;
     try {
       ensure_folded(state);
-      gemm = std::make_unique<int8::ImmaConvGemm>(imma_spec(max_batch_), folded_ + k_pad_);
+      gemm = make_gemm(state, max_batch_);
       algos = gemm->algos(state.cublaslt, kImmaCandidates, timer.workspace_limit);
     } catch (const Error& e) {
-      skipped_.push_back(fmt::format("cublaslt_imma: {}", e.what()));
+      skipped_.push_back(fmt::format("{}: {}", name, e.what()));
       return;
     }
     bool kept = false;
@@ -408,7 +429,7 @@ class Int8ConvOp : public DeviceOp {
       try {
         ms = timer.time_ms([&] { run_imma(state, *gemm, algo); });
       } catch (const Error& e) {
-        skipped_.push_back(fmt::format("cublaslt_imma {}: {}", algo.describe(), e.what()));
+        skipped_.push_back(fmt::format("{} {}: {}", name, algo.describe(), e.what()));
         continue;
       }
       family_ = Family::kCublasLt;
@@ -421,17 +442,27 @@ class Int8ConvOp : public DeviceOp {
         kept = true;
       }
     }
-    if (kept && best.tactic.value("family", "") == "cublaslt_imma") best.gemm = std::move(gemm);
+    if (kept && best.tactic.value("family", "") == name) best.gemm = std::move(gemm);
   }
 
-  // Empty when the convolution fits the IMMA GEMM: 1x1, stride 1, no padding, INT8 in and
-  // out, residual (if any) INT8.
+  // The GEMM of the cuBLASLt family at `batch`: INT8 takes the folded bias (alpha is a
+  // per-call vector); FP8 the weights' scale vector, the f16 bias and the D scale, which
+  // ensure_folded() prepared.
+  std::unique_ptr<int8::ImmaConvGemm> make_gemm(const RunState& s, int batch) const {
+    if (!fp8_) return std::make_unique<int8::ImmaConvGemm>(imma_spec(batch), folded_ + k_pad_);
+    return std::make_unique<int8::ImmaConvGemm>(imma_spec(batch), folded_ + 3 * k_pad_,
+                                                static_cast<const float*>(s.at(scale_)), folded_ + 4 * k_pad_);
+  }
+
+  // Empty when the convolution fits the cuBLASLt GEMM: 1x1, stride 1, no padding; INT8:
+  // INT8 out and residual (if any) INT8; FP8: no residual (FP8 or f16 out).
   std::string imma_ineligible() const {
     const auto& p = direct_params_;
     if (p.r != 1 || p.s != 1 || p.stride_h != 1 || p.stride_w != 1 || p.pad_h != 0 || p.pad_w != 0 ||
         p.dil_h != 1 || p.dil_w != 1)
       return "not a 1x1 stride-1 unpadded convolution";
-    if (!y_int8_) return "f16 output";
+    if (fp8_) return z_ >= 0 ? "residual (cuBLASLt's FP8 C is 16-bit)" : "";
+    if (!y_quant_) return "f16 output";
     if (z_kind_ == int8::ResidualKind::kF16) return "f16 residual";
     return {};
   }
@@ -445,7 +476,7 @@ class Int8ConvOp : public DeviceOp {
     sp.w = xd[3];
     // INT8 outputs are stored with k_pad channels (zero filters give zeros); f16 ones with k,
     // computed by the first k of the stored (padded) filters.
-    sp.k = y_int8_ ? k_pad_ : k_;
+    sp.k = y_quant_ ? k_pad_ : k_;
     sp.r = direct_params_.r;
     sp.s = direct_params_.s;
     sp.w_filter_stride = sp.r * sp.s * sp.c;
@@ -458,10 +489,14 @@ class Int8ConvOp : public DeviceOp {
     sp.dil_h = direct_params_.dil_h;
     sp.dil_w = direct_params_.dil_w;
     sp.relu = relu_;
-    sp.y_type = y_int8_ ? CUDNN_DATA_INT8 : CUDNN_DATA_HALF;
+    const cudnnDataType_t q = fp8_ ? CUDNN_DATA_FP8_E4M3 : CUDNN_DATA_INT8;
+    sp.io_type = q;
+    sp.compute_type = fp8_ ? CUDNN_DATA_FLOAT : CUDNN_DATA_INT32;
+    sp.y_type = y_quant_ ? q : CUDNN_DATA_HALF;
+    if (fp8_ && y_quant_) sp.y_clip = 448.0f;
     if (z_ >= 0) {
       sp.residual = true;
-      sp.z_type = z_kind_ == int8::ResidualKind::kInt8 ? CUDNN_DATA_INT8 : CUDNN_DATA_HALF;
+      sp.z_type = z_kind_ == int8::ResidualKind::kF16 ? CUDNN_DATA_HALF : q;
       sp.z_channel_stride = z_channels_;
       if (z_channels_ < sp.k)
         fail_with(ErrorCode::kUnimplemented, "residual has {} channels, output {}", z_channels_, sp.k);
@@ -476,6 +511,9 @@ class Int8ConvOp : public DeviceOp {
     sp.pixels = pixels_of(accv_, batch);
     sp.residual = z_ >= 0;
     sp.relu = relu_;
+    sp.fp8 = fp8_;
+    sp.y_f16 = !y_quant_;
+    if (fp8_ && !y_quant_) sp.k = k_;
     return sp;
   }
 
@@ -488,12 +526,16 @@ class Int8ConvOp : public DeviceOp {
     if (folded_) return;
     const std::string& where = label();
     float* buf = nullptr;
-    KILN_CUDA_CALL(where, cudaMalloc(&buf, sizeof(float) * 3 * static_cast<size_t>(k_pad_)));
-    const float y_inv = y_int8_ ? y_inv_scale_ : 1.0f;
+    // scale', bias', z_scale' (k_pad each); FP8 also the f16 bias (in k_pad floats) and D's scale.
+    KILN_CUDA_CALL(where, cudaMalloc(&buf, sizeof(float) * (4 * static_cast<size_t>(k_pad_) + 1)));
+    const float y_inv = y_quant_ ? y_inv_scale_ : 1.0f;
     const float z_scale = z_kind_ == int8::ResidualKind::kF16 ? 1.0f : z_scale_;
     cudaError_t st = int8::fold_epilogue_constants(static_cast<const float*>(s.at(scale_)),
                                                    static_cast<const float*>(s.at(bias_)), k_pad_, y_inv, z_scale,
                                                    buf, buf + k_pad_, buf + 2 * k_pad_, s.stream);
+    if (st == cudaSuccess && fp8_)
+      st = int8::fp8_gemm_constants(static_cast<const float*>(s.at(bias_)), k_pad_, y_inv, buf + 3 * k_pad_,
+                                    buf + 4 * k_pad_, s.stream);
     if (st == cudaSuccess) st = cudaStreamSynchronize(s.stream);
     if (st != cudaSuccess) {
       cudaFree(buf);
@@ -515,7 +557,8 @@ class Int8ConvOp : public DeviceOp {
     p.z_scale = z_scale_;
     p.relu = relu_;
     p.y = s.at(y_);
-    p.y_int8 = y_int8_;
+    p.y_int8 = y_quant_ && !fp8_;
+    p.y_fp8 = y_quant_ && fp8_;
     p.y_inv_scale = y_inv_scale_;
     KILN_CUDA_CALL(label(), int8::conv_epilogue(p, s.stream));
   }
@@ -530,9 +573,14 @@ class Int8ConvOp : public DeviceOp {
     p.k = static_cast<int>(yd[1]);
     p.ho = static_cast<int>(yd[2]);
     p.wo = static_cast<int>(yd[3]);
-    KILN_CUDA_CALL(label(), int8::direct_conv(p, static_cast<const int8_t*>(s.at(x_)),
-                                              static_cast<const int8_t*>(s.at(w_)), static_cast<float*>(s.at(acc_)),
-                                              s.stream));
+    if (fp8_)
+      KILN_CUDA_CALL(label(), int8::direct_conv_fp8(p, static_cast<const uint8_t*>(s.at(x_)),
+                                                    static_cast<const uint8_t*>(s.at(w_)),
+                                                    static_cast<float*>(s.at(acc_)), s.stream));
+    else
+      KILN_CUDA_CALL(label(), int8::direct_conv(p, static_cast<const int8_t*>(s.at(x_)),
+                                                static_cast<const int8_t*>(s.at(w_)), static_cast<float*>(s.at(acc_)),
+                                                s.stream));
     epilogue(s);
   }
 
@@ -564,21 +612,22 @@ class Int8ConvOp : public DeviceOp {
 
   void run_imma(const RunState& s, const int8::ImmaConvGemm& gemm, const kernels::GemmAlgo& algo) {
     int8::ImmaConvPointers p;
-    p.w = static_cast<const int8_t*>(s.at(w_));
-    p.x = static_cast<const int8_t*>(s.at(x_));
-    p.z = z_ >= 0 ? static_cast<const int8_t*>(s.at(z_)) : nullptr;
+    p.w = s.at(w_);
+    p.x = s.at(x_);
+    p.z = z_ >= 0 ? s.at(z_) : nullptr;
     p.alpha = folded_;
     p.bias = folded_ + k_pad_;
     p.beta = z_scale_ * y_inv_scale_;  // the same product the fold kernel stores
-    p.y = static_cast<int8_t*>(s.at(y_));
+    p.y = s.at(y_);
     const cublasStatus_t st = gemm.run(s.cublaslt, algo, p, s.workspace, s.workspace_bytes, s.stream);
     if (st != CUBLAS_STATUS_SUCCESS)
-      fail("{}: cuBLASLt IMMA matmul ({}, {}) failed: {}", label(), gemm.describe(), algo.describe(),
-           cublasGetStatusName(st));
+      fail("{}: cuBLASLt {} matmul ({}, {}) failed: {}", label(), fp8_ ? "FP8" : "IMMA", gemm.describe(),
+           algo.describe(), cublasGetStatusName(st));
   }
 
   std::unique_ptr<Int8Descs> make_descs(int batch) {
     auto d = std::make_unique<Int8Descs>();
+    if (fp8_) return d;  // the legacy descriptors are INT8 only
     const Dims xd = xv_.dims_at(batch), yd = accv_.dims_at(batch);
     KILN_CUDNN_CALL(label(), cudnnCreateTensorDescriptor(&d->x));
     KILN_CUDNN_CALL(label(), cudnnCreateTensorDescriptor(&d->y));
@@ -620,7 +669,7 @@ class Int8ConvOp : public DeviceOp {
         }
         case Family::kCublasLt: {
           ensure_folded(s);
-          d->gemm = std::make_unique<int8::ImmaConvGemm>(imma_spec(s.batch), folded_ + k_pad_);
+          d->gemm = make_gemm(s, s.batch);
           if (d->gemm->supports(s.cublaslt, gemm_algo_) && gemm_algo_.workspace_bytes <= s.workspace_bytes)
             d->gemm_algo = gemm_algo_;
           else  // the stored algo does not fit this batch: the heuristic's first choice
@@ -644,8 +693,9 @@ class Int8ConvOp : public DeviceOp {
   int x_ = -1, w_ = -1, scale_ = -1, bias_ = -1, z_ = -1, y_ = -1, acc_ = -1;
   DeviceValue xv_, accv_;
   int k_ = 0, k_pad_ = 0, z_channels_ = 0;
-  bool y_int8_ = true, relu_ = false;
+  bool y_quant_ = true, relu_ = false;
   int8::ResidualKind z_kind_ = int8::ResidualKind::kNone;
+  bool fp8_ = false;  // E4M3 operands (kiln.Fp8Conv), else INT8
   float y_inv_scale_ = 1, z_scale_ = 1;
   cudnnFilterDescriptor_t wdesc_ = nullptr;
   cudnnConvolutionDescriptor_t cdesc_ = nullptr;
@@ -673,8 +723,8 @@ class Int8ConvOp : public DeviceOp {
 
 std::unique_ptr<DeviceOp> make_int8_op(const ir::Node& node, const std::vector<DeviceValue>& values) {
   if (node.domain != "kiln") return nullptr;
-  if (node.op == "QuantizeInt8") return std::make_unique<QuantizeOp>(node, values);
-  if (node.op == "Int8Conv") return std::make_unique<Int8ConvOp>(node, values);
+  if (node.op == "QuantizeInt8" || node.op == "QuantizeFp8") return std::make_unique<QuantizeOp>(node, values);
+  if (node.op == "Int8Conv" || node.op == "Fp8Conv") return std::make_unique<Int8ConvOp>(node, values);
   return nullptr;
 }
 
