@@ -8,12 +8,13 @@
 //
 // FP8 E4M3 families (names prefixed fp8_): the cuDNN graph with E4M3 x/w, FLOAT compute and
 // the same fused epilogue (clamped to +-448) writing E4M3, and for 1x1 stride-1 shapes
-// without residual cuBLASLt's FP8 GEMM (A-scale vector, D scale, f16 bias). Their E4M3
+// without residual cuBLASLt's FP8 GEMM (D scale, f16 bias) with each per-channel scaling
+// scheme of imma_gemm.h, plus one without per-channel scales (does an FP8 GEMM run at all). Their E4M3
 // outputs are compared with kiln's direct FP8 kernel + epilogue (f32 sums in channel order):
 // "diff" counts E4M3 code steps. The stem (3 channels) stays FP16 in engines, so it has no
 // FP8 rows.
 //
-//   int8_conv_probe OUT.json [BATCH=256] [all|int8|fp8]
+//   int8_conv_probe OUT.json [BATCH=256] [all|int8|fp8|fp8gemm]
 //
 // A family that fails prints its error and the probe goes on.
 #include <algorithm>
@@ -168,7 +169,7 @@ using Report = std::function<void(const std::string&, double, const std::string&
 using ReportError = std::function<void(const std::string&, const std::string&)>;
 
 // The FP8 families of one shape (see the header comment).
-void probe_fp8(const Shape& sh, int64_t n, int64_t ho, cudaStream_t stream, cudnnHandle_t cudnn, cublasLtHandle_t lt,
+void probe_fp8(const Shape& sh, int64_t n, int64_t ho, bool with_graph, cudaStream_t stream, cudnnHandle_t cudnn, cublasLtHandle_t lt,
                const DeviceBuf& ws, size_t ws_bytes, const Report& report, const ReportError& report_error,
                nlohmann::json& row) {
   const size_t x_n = size_t(n) * sh.h * sh.h * sh.c, w_n = size_t(sh.k) * sh.r * sh.r * sh.c,
@@ -234,7 +235,7 @@ void probe_fp8(const Shape& sh, int64_t n, int64_t ho, cudaStream_t stream, cudn
     return fmt::format("diff max {} code steps on {:.4f}% of elements", worst, 100 * frac);
   };
 
-  try {
+  if (with_graph) try {
     int8::FusedConvSpec sp;
     sp.io_type = CUDNN_DATA_FP8_E4M3;
     sp.compute_type = CUDNN_DATA_FLOAT;
@@ -284,56 +285,67 @@ void probe_fp8(const Shape& sh, int64_t n, int64_t ho, cudaStream_t stream, cudn
   }
 
   if (sh.r != 1 || sh.stride != 1 || sh.residual) return;
-  try {
-    int8::ImmaConvSpec sp;
-    sp.k = sh.k;
-    sp.c = sh.c;
-    sp.pixels = n * ho * ho;
-    sp.relu = sh.relu;
-    sp.fp8 = true;
-    int8::ImmaConvGemm gemm(sp, bias16, scale, d_scale);
-    double best = -1;
-    std::string best_detail;
-    for (const auto& algo : gemm.algos(lt, 8, ws_bytes)) {
-      int8::ImmaConvPointers p;
-      p.w = w.p;
-      p.x = x.p;
-      p.y = y.p;
-      try {
-        const double ms = time_ms(stream, [&] {
-          const cublasStatus_t st = gemm.run(lt, algo, p, ws.p, ws_bytes, stream);
-          if (st != CUBLAS_STATUS_SUCCESS) kiln::fail("cublasLtMatmul: {}", cublasGetStatusName(st));
-        });
-        const std::string d = fmt::format("{} {}", algo.describe(), diff_note());
-        std::printf("%-26s %-14s   candidate %8.3f ms  %s\n", sh.name, "fp8_cublaslt", ms, d.c_str());
-        if (best < 0 || ms < best) {
-          best = ms;
-          best_detail = d;
+  // Every per-channel scaling scheme of the FP8 GEMM (imma_gemm.h), and a plain FP8 GEMM
+  // without one (its diff shows the missing scales, not an error).
+  const std::vector<float> host_ones(static_cast<size_t>(n * ho * ho), 1.0f);
+  DeviceBuf ones(host_ones.size() * 4);
+  CHECK_CUDA(cudaMemcpy(ones.p, host_ones.data(), host_ones.size() * 4, cudaMemcpyHostToDevice));
+  double best = -1;
+  std::string best_detail;
+  for (int scaling : {int8::kFp8OuterVectors, int8::kFp8AlphaVector, int8::kFp8OuterVectorA, int8::kFp8ScalarOnly}) {
+    const std::string tag = fmt::format("fp8_cublaslt [{}]", int8::fp8_scaling_name(scaling));
+    try {
+      int8::ImmaConvSpec sp;
+      sp.k = sh.k;
+      sp.c = sh.c;
+      sp.pixels = n * ho * ho;
+      sp.relu = sh.relu;
+      sp.fp8 = true;
+      sp.fp8_scaling = scaling;
+      int8::ImmaConvGemm gemm(sp, bias16, scale, d_scale, ones.as<float>());
+      for (const auto& algo : gemm.algos(lt, 4, ws_bytes)) {
+        int8::ImmaConvPointers p;
+        p.w = w.p;
+        p.x = x.p;
+        p.y = y.p;
+        try {
+          const double ms = time_ms(stream, [&] {
+            const cublasStatus_t st = gemm.run(lt, algo, p, ws.p, ws_bytes, stream);
+            if (st != CUBLAS_STATUS_SUCCESS) kiln::fail("cublasLtMatmul: {}", cublasGetStatusName(st));
+          });
+          const std::string d = fmt::format("{} {} {}", int8::fp8_scaling_name(scaling), algo.describe(), diff_note());
+          std::printf("%-26s %-14s   candidate %8.3f ms  %s\n", sh.name, "fp8_cublaslt", ms, d.c_str());
+          if (scaling != int8::kFp8ScalarOnly && (best < 0 || ms < best)) {
+            best = ms;
+            best_detail = d;
+          }
+        } catch (const kiln::Error& e) {
+          std::printf("%-26s %-14s   candidate %s FAILED: %s\n", sh.name, tag.c_str(), algo.describe().c_str(),
+                      e.what());
+          cudaGetLastError();
         }
-      } catch (const kiln::Error& e) {
-        std::printf("%-26s %-14s   candidate %s FAILED: %s\n", sh.name, "fp8_cublaslt", algo.describe().c_str(),
-                    e.what());
-        cudaGetLastError();
       }
+    } catch (const kiln::Error& e) {
+      std::printf("%-26s %-14s FAILED: %s\n", sh.name, tag.c_str(), e.what());
+      cudaGetLastError();
     }
-    if (best > 0) report("fp8_cublaslt", best, best_detail);
-    else report_error("fp8_cublaslt", "every algorithm failed");
-  } catch (const kiln::Error& e) {
-    report_error("fp8_cublaslt", e.what());
-    cudaGetLastError();
   }
+  if (best > 0) report("fp8_cublaslt", best, best_detail);
+  else report_error("fp8_cublaslt", "no per-channel scaling scheme ran");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s OUT.json [BATCH=256] [all|int8|fp8]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s OUT.json [BATCH=256] [all|int8|fp8|fp8gemm]\n", argv[0]);
     return 2;
   }
   const int64_t n = argc > 2 ? std::atoi(argv[2]) : 256;
   const std::string which = argc > 3 ? argv[3] : "all";
-  const bool do_int8 = which != "fp8", do_fp8 = which != "int8";
+  // fp8gemm: only the FP8 cuBLASLt rows (and FP16) of the 1x1 stride-1 shapes without residual.
+  const bool gemm_only = which == "fp8gemm";
+  const bool do_int8 = which == "all" || which == "int8", do_fp8 = which != "int8";
   nlohmann::json results = nlohmann::json::array();
   try {
     cudaDeviceProp prop{};
@@ -351,6 +363,7 @@ int main(int argc, char** argv) {
     DeviceBuf ws(ws_bytes);
 
     for (const Shape& sh : kShapes) {
+      if (gemm_only && (sh.r != 1 || sh.stride != 1 || sh.residual)) continue;
       const int64_t ho = (sh.h + 2 * sh.pad - sh.r) / sh.stride + 1;
       const size_t x_n = size_t(n) * sh.h * sh.h * sh.c, w_n = size_t(sh.k) * sh.r * sh.r * sh.c,
                    y_n = size_t(n) * ho * ho * sh.k;
@@ -531,7 +544,8 @@ int main(int argc, char** argv) {
         }
       }
 
-      if (do_fp8 && sh.c >= 16) probe_fp8(sh, n, ho, stream, cudnn, lt, ws, ws_bytes, report, report_error, row);
+      if (do_fp8 && sh.c >= 16)
+        probe_fp8(sh, n, ho, !gemm_only, stream, cudnn, lt, ws, ws_bytes, report, report_error, row);
 
       // FP16 reference: cudnnConvolutionBiasActivationForward (NHWC, tensor cores), z = y when residual.
       try {

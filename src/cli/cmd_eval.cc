@@ -55,13 +55,13 @@ int run_eval(int argc, char** argv) {
   app.add_option("--images", images_dir, "folder of images; DIR/<label>/<image> when labelled")->required();
   app.add_option("--labels-file,--labels", labels_path,
                  "class names, one per line; with it, folder names give each image's true class");
-  app.add_option("--precision", precision, "native, fp32, tf32, fp16, bf16 or int8")->capture_default_str();
+  app.add_option("--precision", precision, "native, fp32, tf32, fp16, bf16, int8 or fp8")->capture_default_str();
   app.add_option("--compare", compare, "a reference precision to compare outputs with (e.g. fp32)");
   app.add_option("--device", device, "cpu or cuda:N (default: a GPU if present)");
   app.add_option("--batch-size", options.max_batch_size, "images per batch")->capture_default_str()->check(CLI::Range(1, 4096));
-  app.add_option("--calib-data", options.calib_data_dir, "int8: calibration images or .npy tensors");
-  app.add_option("--calib-cache", options.calib_cache_path, "int8: calibration cache to read or write");
-  app.add_option("--calibrator", options.calibrator, "int8: entropy, percentile or minmax")
+  app.add_option("--calib-data", options.calib_data_dir, "int8/fp8: calibration images or .npy tensors");
+  app.add_option("--calib-cache", options.calib_cache_path, "int8/fp8: calibration cache to read or write");
+  app.add_option("--calibrator", options.calibrator, "int8/fp8: entropy, percentile or minmax")
       ->capture_default_str()
       ->check(CLI::IsMember({"entropy", "percentile", "minmax"}));
   if (auto exit_code = parse_flags(app, argc, argv)) return *exit_code;

@@ -21,6 +21,7 @@
 #include <cuda_runtime.h>
 
 #include "../cuda/cuda_engine_support.h"
+#include "chain_graphs.h"
 #include "core/npy.h"
 #include "passes/pipeline.h"
 #include "quant/calibration_data.h"
@@ -41,23 +42,6 @@ namespace fs = std::filesystem;
       GTEST_SKIP() << prop_.name << " (compute capability " << prop_.major << "." << prop_.minor   \
                    << ") has no FP8 tensor cores";                                                   \
   } while (0)
-
-struct ChainCase {
-  const char* name;
-  int64_t cin, size;
-  std::vector<std::array<int64_t, 4>> convs;  // cout, k, stride, pad (each followed by Relu)
-};
-
-ir::Graph chain_graph(const ChainCase& c) {
-  GraphBuilder b({1, c.cin, c.size, c.size});
-  int y = b.input();
-  int64_t cin = c.cin;
-  for (const auto& [cout, k, stride, pad] : c.convs) {
-    y = b.node("Relu", {b.conv(y, cin, cout, k, stride, pad)});
-    cin = cout;
-  }
-  return b.finish({y});
-}
 
 // NCHW f32 tensor of E4M3 values.
 Tensor quantize_e4m3(const Tensor& x, float inv_scale) {

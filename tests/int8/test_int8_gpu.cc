@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "../cuda/cuda_engine_support.h"
+#include "chain_graphs.h"
 #include "core/npy.h"
 #include "passes/pipeline.h"
 #include "quant/calibration_data.h"
@@ -16,23 +17,6 @@ namespace kiln::cuda_test {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct ChainCase {
-  const char* name;
-  int64_t cin, size;
-  std::vector<std::array<int64_t, 4>> convs;  // cout, k, stride, pad (each followed by Relu)
-};
-
-ir::Graph chain_graph(const ChainCase& c) {
-  GraphBuilder b({1, c.cin, c.size, c.size});
-  int y = b.input();
-  int64_t cin = c.cin;
-  for (const auto& [cout, k, stride, pad] : c.convs) {
-    y = b.node("Relu", {b.conv(y, cin, cout, k, stride, pad)});
-    cin = cout;
-  }
-  return b.finish({y});
-}
 
 Tensor f16_round(const Tensor& t) { return t.cast(DType::kF16).cast(DType::kF32); }
 

@@ -181,6 +181,7 @@ class Int8ConvOp : public DeviceOp {
     if (wdesc_) cudnnDestroyFilterDescriptor(wdesc_);
     if (cdesc_) cudnnDestroyConvolutionDescriptor(cdesc_);
     if (folded_) cudaFree(folded_);
+    if (ones_) cudaFree(ones_);
   }
 
   size_t workspace_bytes() const override { return workspace_; }
@@ -448,10 +449,27 @@ class Int8ConvOp : public DeviceOp {
   // The GEMM of the cuBLASLt family at `batch`: INT8 takes the folded bias (alpha is a
   // per-call vector); FP8 the weights' scale vector, the f16 bias and the D scale, which
   // ensure_folded() prepared.
-  std::unique_ptr<int8::ImmaConvGemm> make_gemm(const RunState& s, int batch) const {
+  std::unique_ptr<int8::ImmaConvGemm> make_gemm(const RunState& s, int batch) {
     if (!fp8_) return std::make_unique<int8::ImmaConvGemm>(imma_spec(batch), folded_ + k_pad_);
     return std::make_unique<int8::ImmaConvGemm>(imma_spec(batch), folded_ + 3 * k_pad_,
-                                                static_cast<const float*>(s.at(scale_)), folded_ + 4 * k_pad_);
+                                                static_cast<const float*>(s.at(scale_)), folded_ + 4 * k_pad_,
+                                                ones(s));
+  }
+
+  // FP8 GEMMs with B scale vectors: one 1.0 per pixel at the max batch, made once.
+  const float* ones(const RunState& s) {
+    std::lock_guard<std::mutex> lock(fold_mutex_);
+    if (ones_) return ones_;
+    const std::vector<float> host(static_cast<size_t>(pixels_of(accv_, max_batch_)), 1.0f);
+    float* buf = nullptr;
+    KILN_CUDA_CALL(label(), cudaMalloc(&buf, sizeof(float) * host.size()));
+    const cudaError_t st = cudaMemcpy(buf, host.data(), sizeof(float) * host.size(), cudaMemcpyHostToDevice);
+    if (st != cudaSuccess) {
+      cudaFree(buf);
+      KILN_CUDA_CALL(label(), st);
+    }
+    ones_ = buf;
+    return ones_;
   }
 
   // Empty when the convolution fits the cuBLASLt GEMM: 1x1, stride 1, no padding; INT8:
@@ -715,6 +733,7 @@ class Int8ConvOp : public DeviceOp {
   // Folded epilogue constants: scale, bias, z_scale (k_pad each), device memory the op owns.
   std::mutex fold_mutex_;
   float* folded_ = nullptr;
+  float* ones_ = nullptr;  // FP8 GEMM B scale vector
   std::mutex mutex_;
   std::map<int, std::unique_ptr<Int8Descs>> descs_;
 };
