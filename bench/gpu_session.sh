@@ -58,10 +58,10 @@ if want int8; then
   step "kiln bench --fp16 --int8, zoo ResNet-50 (percentile calibration on data/images)"
   for b in ${INT8_BATCHES:-256 1}; do
     start=$(date +%s.%N)
-    timeout 420 "$kiln" bench "$work/resnet50.onnx" --image data/images/sample.jpg --fp16 --int8 \
+    timeout 420 "$kiln" bench "$work/resnet50.onnx" --image data/images/sample.jpg --fp16 --int8 ${INT8_EXTRA:-} \
       --calib-data data/images --calibrator percentile --batch-size $b --duration 1 --warmup 5 \
       --output-dir "$out/int8_b$b" > "$out/int8_b$b.log" 2>&1
-    echo "batch $b: exit $?, $(elapsed "$start") s"; grep -E "^(fp16|int8) |vs fp32" "$out/int8_b$b.log"
+    echo "batch $b: exit $?, $(elapsed "$start") s"; grep -E "^(fp16|int8|fp8) |vs fp32" "$out/int8_b$b.log"
     grep -E "int8conv|Int8Conv" "$out/int8_b$b.log" | head -60 > "$out/int8_b${b}_tactics.log"
   done
   step "PyTorch baseline (same card, same call)"
