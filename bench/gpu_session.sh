@@ -15,7 +15,7 @@
 #   servepixels the same with a uint8-pixel plan (`kiln build --image-input`): UINT8 binary tensors
 #               and JPEGs in, normalization on the GPU
 #   burn        `kiln burn --gpus all`
-#   usage: [SECTIONS=...] [INT8_BATCHES="256 1"] [PACK=1] bench/gpu_session.sh CARRY_DIR OUT_DIR
+#   usage: [SECTIONS=...] [INT8_BATCHES="256 1"] [INT8_EXTRA=--fp8] [SERVE_INSTANCES=N] [PACK=1] bench/gpu_session.sh CARRY_DIR OUT_DIR
 set -uo pipefail
 carry=${1:?dir with kiln, test binaries and device-libs}; out=${2:?output dir}
 sections=${SECTIONS:-tests bench build imageinput qdq serve burn}
@@ -108,7 +108,7 @@ if want serve; then
     --precision fp16 --batch-size 64 --device cuda:0 --timing-cache "$work/timing.cache" > "$out/build_serve.log" 2>&1
   timeout 90 "$kiln" bench "$work/models/default/1/model.plan" --image data/images/sample.jpg --fp16 --batch-size 64 \
     --duration 2 --output-dir "$out/serve_bench_b64" 2>&1 | grep -E "^fp16 "
-  "$kiln" serve --model-base-path "$work/models/default" --rest-api-port 8888 --gpus all --max-batch-size 64 \
+  "$kiln" serve --model-base-path "$work/models/default" --rest-api-port 8888 --gpus all --instances-per-gpu "${SERVE_INSTANCES:-1}" --max-batch-size 64 \
     --batch-timeout-micros 1000 --max-body-bytes 268435456 > "$out/serve.log" 2>&1 &
   server=$!
   for _ in $(seq 120); do curl -sf localhost:8888/v1/models/default >/dev/null && break; sleep 1; done
@@ -137,7 +137,7 @@ if want servepixels; then
     --precision fp16 --batch-size 64 --device cuda:0 --timing-cache "$work/timing.cache" > "$out/build_pixels_serve.log" 2>&1
   timeout 90 "$kiln" bench "$work/pixels/default/1/model.plan" --image data/images/sample.jpg --fp16 --batch-size 64 \
     --duration 2 --output-dir "$out/servepixels_bench_b64" 2>&1 | grep -E "^fp16 "
-  "$kiln" serve --model-base-path "$work/pixels/default" --rest-api-port 8889 --gpus all --max-batch-size 64 \
+  "$kiln" serve --model-base-path "$work/pixels/default" --rest-api-port 8889 --gpus all --instances-per-gpu "${SERVE_INSTANCES:-1}" --max-batch-size 64 \
     --batch-timeout-micros 1000 --max-body-bytes 268435456 > "$out/serve_pixels.log" 2>&1 &
   server=$!
   for _ in $(seq 120); do curl -sf localhost:8889/v1/models/default >/dev/null && break; sleep 1; done
