@@ -3,7 +3,9 @@
 # `kiln loadgen` on the same host over the KServe binary tensor path (closed loop, to find
 # the peak) and then open loop at 50 % and 90 % of that peak (p50/p99), plus the TF Serving
 # JPEG path; `kiln bench` at the server's batch size on one GPU for comparison.
-#   usage: bench/serve_load.sh CARRY_DIR OUT_DIR
+# IMAGE_INPUT=1 builds the plan with --image-input (uint8 pixels in, normalization on the
+# GPU); INSTANCES sets --instances-per-gpu (default 1).
+#   usage: [IMAGE_INPUT=1] [INSTANCES=N] bench/serve_load.sh CARRY_DIR OUT_DIR
 set -uo pipefail
 carry=${1:?dir with kiln and device-libs}; out=${2:?output dir}
 mkdir -p "$out"
@@ -14,11 +16,12 @@ work=$(mktemp -d)
 gpus=$(nvidia-smi -L | wc -l)
 nvidia-smi -L
 "$kiln" zoo resnet50 --out "$work/resnet50.onnx" >/dev/null
+image_flag=""; [ "${IMAGE_INPUT:-0}" = 1 ] && image_flag="--image-input"
 timeout 120 "$kiln" build --input-model "$work/resnet50.onnx" --output-model "$work/models/default/1" \
-  --precision fp16 --batch-size 64 --device cuda:0 --timing-cache "$work/tc" 2>&1 | tail -2
+  --precision fp16 --batch-size 64 --device cuda:0 --timing-cache "$work/tc" $image_flag 2>&1 | tail -3
 timeout 90 "$kiln" bench "$work/models/default/1/model.plan" --image data/images/sample.jpg --fp16 --batch-size 64 \
   --duration 2 --device cuda:0 --output-dir "$out/bench_b64" 2>&1 | grep -E "^fp16|throughput"
-"$kiln" serve --model-base-path "$work/models/default" --rest-api-port 8888 --gpus all --max-batch-size 64 \
+"$kiln" serve --model-base-path "$work/models/default" --rest-api-port 8888 --gpus all --instances-per-gpu "${INSTANCES:-1}" --max-batch-size 64 \
   --batch-timeout-micros 1000 --max-body-bytes 268435456 > "$out/serve.log" 2>&1 &
 server=$!
 for _ in $(seq 120); do curl -sf localhost:8888/v1/models/default >/dev/null && break; sleep 1; done
