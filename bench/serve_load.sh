@@ -27,7 +27,7 @@ server=$!
 for _ in $(seq 120); do curl -sf localhost:8888/v1/models/default >/dev/null && break; sleep 1; done
 peak_json="$out/loadgen_peak.json"
 timeout 60 "$kiln" loadgen --url http://localhost:8888 --protocol kserve --payload binary --batch 16 \
-  --concurrency $((12 * gpus)) --duration 10 --warmup 2 --output-json "$peak_json" 2>&1 | tail -4
+  --concurrency "${PEAK_CONCURRENCY:-$((12 * gpus))}" --duration 10 --warmup 2 --output-json "$peak_json" 2>&1 | tail -4
 peak=$(python3 -c "import json;print(json.load(open('$peak_json'))['throughput']['requests_per_s'])")
 for pct in 50 90; do
   rate=$(python3 -c "print(round($peak * $pct / 100, 1))")
