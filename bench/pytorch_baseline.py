@@ -78,6 +78,7 @@ def main():
     ap.add_argument("--compile-mode", default="max-autotune", help="torch.compile mode, or none to skip it")
     ap.add_argument("--seconds", type=float, default=1.5, help="timing window per measurement")
     ap.add_argument("--compile-timeout", type=int, default=150, help="seconds per torch.compile run")
+    ap.add_argument("--compile-batches", default="1,256", help="batch sizes torch.compile is measured at")
     ap.add_argument("--compile-one", help=argparse.SUPPRESS)
     args = ap.parse_args()
     global SECONDS
@@ -88,7 +89,8 @@ def main():
     batches = [int(b) for b in args.batches.split(",")]
     results = {"torch": torch.__version__, "torchvision": torchvision.__version__,
                "gpu": torch.cuda.get_device_name(0), "runs": run_eager(batches)}
-    for b in (1, 256) if args.compile_mode != "none" else ():
+    compile_batches = [int(b) for b in args.compile_batches.split(",")] if args.compile_mode != "none" else []
+    for b in compile_batches:
         cmd = [sys.executable, __file__, "--out", "-", "--compile-one", str(b), "--compile-mode", args.compile_mode,
                "--seconds", str(args.seconds)]
         try:
