@@ -168,11 +168,12 @@ int run_bench(int argc, char** argv) {
   std::string model, output_dir = "bench-out", labels_path, device;
   BenchSettings s;
   double duration = 0;
-  bool want[7] = {};
-  const char* kModes[7] = {"native", "fp32", "tf32", "fp16", "bf16", "int8", "fp8"};
+  constexpr int kModeCount = 8;
+  bool want[kModeCount] = {};
+  const char* kModes[kModeCount] = {"native", "fp32", "tf32", "fp16", "bf16", "int8", "fp8", "best"};
   app.add_option("model,--frozen-graph,--model", model, "ONNX model, TensorFlow graph or kiln plan")->required();
   app.add_option("--image,--image-file", s.image, "the image to classify and replicate to the batch")->required();
-  for (int i = 0; i < 7; ++i)
+  for (int i = 0; i < kModeCount; ++i)
     app.add_flag(fmt::format("--{}", kModes[i]), want[i], fmt::format("benchmark the {} engine", kModes[i]));
   app.add_option("--batch-size", s.batch_size, "images per batch")->capture_default_str()->check(CLI::Range(1, 4096));
   app.add_option("--device", device, "cpu, cuda or cuda:N (default: a GPU if present)");
@@ -184,11 +185,11 @@ int run_bench(int argc, char** argv) {
   app.add_option("--warmup", s.timing.warmup, "untimed batches before timing")->capture_default_str()->check(CLI::Range(0, 100000));
   app.add_option("--output-dir", output_dir, "where log.txt, results.json and chart.svg go")->capture_default_str();
   app.add_option("--labels", labels_path, "class names, one per line (default: data/imagenet_classes.txt)");
-  app.add_option("--calib-data", s.calib_data, "images or .npy tensors for int8/fp8 calibration");
+  app.add_option("--calib-data", s.calib_data, "images or .npy tensors for int8/fp8/best calibration");
   std::string eval_dir;
   app.add_option("--eval-images", eval_dir,
                  "photos on which each reduced precision is compared with fp32 (default: the image's folder)");
-  app.add_option("--calibrator", s.calibrator, "int8/fp8 calibrator: entropy, percentile or minmax")
+  app.add_option("--calibrator", s.calibrator, "int8/fp8/best calibrator: entropy, percentile or minmax")
       ->capture_default_str()
       ->check(CLI::IsMember({"entropy", "percentile", "minmax"}));
   if (auto exit_code = parse_flags(app, argc, argv)) return *exit_code;
@@ -196,7 +197,7 @@ int run_bench(int argc, char** argv) {
   s.device = device.empty() ? best_device() : device;
 
   std::vector<std::string> modes;
-  for (int i = 0; i < 7; ++i) if (want[i]) modes.push_back(kModes[i]);
+  for (int i = 0; i < kModeCount; ++i) if (want[i]) modes.push_back(kModes[i]);
   if (modes.empty()) modes.push_back("native");
   if (s.calib_data.empty()) s.calib_data = fs::path(s.image).parent_path().string();
   if (!eval_dir.empty()) {

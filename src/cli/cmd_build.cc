@@ -58,7 +58,7 @@ int run_build(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--device", device, "cpu or cuda:N (default: the first GPU if there is one, else cpu)");
   app.add_option("--timing-cache", options.timing_cache_path, "file of tactic timings reused across builds");
-  app.add_option("--calib-data", options.calib_data_dir, "folder of calibration images or .npy tensors (int8/fp8)");
+  app.add_option("--calib-data", options.calib_data_dir, "folder of calibration images or .npy tensors (int8/fp8/best)");
   app.add_option("--calib-batches", options.calib_batches, "number of calibration batches")->check(CLI::NonNegativeNumber);
   app.add_option("--calibrator", options.calibrator, "entropy, percentile or minmax")
       ->capture_default_str()
@@ -82,7 +82,9 @@ int run_build(int argc, char** argv) {
 
   // The backend first: a missing GPU is reported before minutes of import and optimization.
   std::unique_ptr<Backend> backend = make_backend(options.device);
-  const bool quantized = options.precision == Precision::kINT8 || options.precision == Precision::kFP8;
+  // best chooses between INT8 and FP16 per layer: it needs the INT8 ranges too.
+  const bool quantized = options.precision == Precision::kINT8 || options.precision == Precision::kFP8 ||
+                         options.precision == Precision::kBest;
   if (quantized && !options.calib_data_dir.empty())
     quant::list_calibration_files(options.calib_data_dir);  // a bad folder fails before the import
   std::fprintf(stderr, "importing %s\n", input.c_str());

@@ -59,9 +59,9 @@ int run_eval(int argc, char** argv) {
   app.add_option("--compare", compare, "a reference precision to compare outputs with (e.g. fp32)");
   app.add_option("--device", device, "cpu or cuda:N (default: a GPU if present)");
   app.add_option("--batch-size", options.max_batch_size, "images per batch")->capture_default_str()->check(CLI::Range(1, 4096));
-  app.add_option("--calib-data", options.calib_data_dir, "int8/fp8: calibration images or .npy tensors");
-  app.add_option("--calib-cache", options.calib_cache_path, "int8/fp8: calibration cache to read or write");
-  app.add_option("--calibrator", options.calibrator, "int8/fp8: entropy, percentile or minmax")
+  app.add_option("--calib-data", options.calib_data_dir, "int8/fp8/best: calibration images or .npy tensors");
+  app.add_option("--calib-cache", options.calib_cache_path, "int8/fp8/best: calibration cache to read or write");
+  app.add_option("--calibrator", options.calibrator, "int8/fp8/best: entropy, percentile or minmax")
       ->capture_default_str()
       ->check(CLI::IsMember({"entropy", "percentile", "minmax"}));
   if (auto exit_code = parse_flags(app, argc, argv)) return *exit_code;

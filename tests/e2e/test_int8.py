@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from conftest import run_kiln
+from conftest import REPO, run_kiln
 
 CLASSES = {"parrot.jpg": "macaw", "cat.bmp": "Egyptian cat", "grace_hopper.bmp": "Windsor tie"}
 
@@ -24,6 +24,15 @@ def test_int8_build_with_a_missing_calibration_folder_is_refused(kiln, zoo_model
                 "--precision", "int8", "--calib-data", tmp_path / "absent")
     assert proc.returncode == 1
     assert "absent" in proc.stderr and "calibration data folder" in proc.stderr
+
+
+def test_best_build_on_the_cpu_is_refused_clearly(kiln, zoo_model, tmp_path):
+    # best chooses between INT8 and FP16 kernels per layer: a GPU-only mode.
+    proc = kiln("build", "--input-model", zoo_model("mobilenet-v2"), "--output-model", tmp_path / "m" / "1",
+                "--precision", "best", "--device", "cpu", "--calib-data", REPO / "data" / "images")
+    assert proc.returncode != 0
+    assert "CPU backend runs native and fp32 only" in proc.stderr and "--device cuda" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and "Segmentation" not in proc.stderr
 
 
 def labelled_folder(pretrained_dir, tmp_path):

@@ -148,7 +148,9 @@ class ConvOp : public DeviceOp {
     }
     fusable_ = b_ >= 0 && (relu || act_.kind == kernels::ActivationKind::kNone);
     needs_epilogue_ = b32_ >= 0 || z_ >= 0 || act_.kind != kernels::ActivationKind::kNone;
-    key_rest_ = fmt::format("w{} pads{},{} s{},{} d{},{} g{} {} {} act{} z{} math{} padc{} t2", dims_to_string(w.dims),
+    // "t3": entries from before INT8 engines timed the GEMM tactic of their FP16 1x1
+    // convolutions lack that candidate, so they are timed again.
+    key_rest_ = fmt::format("w{} pads{},{} s{},{} d{},{} g{} {} {} act{} z{} math{} padc{} t3", dims_to_string(w.dims),
                             pads[0], pads[1], strides[0], strides[1], dil[0], dil[1], group, dtype_name(dtype_),
                             layout_ == Layout::kNHWC ? "nhwc" : "nchw", act_name, z_ >= 0, strict, padded_channels_);
     max_batch_ = static_cast<int>(x.dims[0]);
@@ -156,7 +158,10 @@ class ConvOp : public DeviceOp {
                            pads[1] == 0 && group == 1;
     if (pointwise && layout_ == Layout::kNHWC && b_ >= 0 && (relu || act_.kind == kernels::ActivationKind::kNone) &&
         precision != Precision::kNative) {
-      gemm_precision_ = precision == Precision::kFP16   ? kernels::GemmPrecision::kF16
+      // INT8 / FP8 / best engines run their other convolutions in FP16, as FP16 engines do.
+      const bool f16 = precision == Precision::kFP16 || precision == Precision::kINT8 ||
+                       precision == Precision::kFP8 || precision == Precision::kBest;
+      gemm_precision_ = f16                             ? kernels::GemmPrecision::kF16
                         : precision == Precision::kBF16 ? kernels::GemmPrecision::kBF16
                         : precision == Precision::kTF32 ? kernels::GemmPrecision::kTF32
                                                         : kernels::GemmPrecision::kF32;
@@ -198,6 +203,8 @@ class ConvOp : public DeviceOp {
     tactics_ = std::move(parsed);
     for (auto& [batch, d] : descs_) d->resolved = false;
   }
+  // Buckets are sorted by batch: the last one serves the max batch.
+  double tactic_ms() const override { return tactics_.empty() ? 0 : tactics_.back().ms; }
   std::string describe_tactic() const override {
     std::string out;
     for (const ConvTactic& t : tactics_)

@@ -4,6 +4,7 @@
 
 #include <cuda_runtime.h>
 
+#include "backends/cuda/best_build.h"
 #include "backends/cuda/cuda_engine.h"
 #include "backends/cuda/lower_for_device.h"
 #include "engine/precision.h"
@@ -51,11 +52,15 @@ class CudaBackend : public Backend {
                                      "dequantized constants",
                                      qdq->table.thresholds.size(), qdq->pairs, qdq->relus, qdq->clips, qdq->constants));
     }
-    if (options.precision == Precision::kINT8 || options.precision == Precision::kFP8) {  // same table, own scales
-      if (qdq) return build_cuda_engine(optimized, options, device_, &qdq->table);
+    // INT8 and FP8 take the same table (each derives its own scales); best chooses between
+    // INT8 and FP16 per layer, so it needs the INT8 ranges too.
+    if (options.precision == Precision::kINT8 || options.precision == Precision::kFP8 ||
+        options.precision == Precision::kBest) {
       const quant::CalibrationTable table =
-          quant::calibration_for_build(optimized, options.calib_data_dir, options.calib_batches, options.calibrator,
-                                       options.calib_cache_path, options.progress);
+          qdq ? qdq->table
+              : quant::calibration_for_build(optimized, options.calib_data_dir, options.calib_batches,
+                                             options.calibrator, options.calib_cache_path, options.progress);
+      if (options.precision == Precision::kBest) return build_best_engine(optimized, options, device_, table);
       return build_cuda_engine(optimized, options, device_, &table);
     }
     return build_cuda_engine(optimized, options, device_);

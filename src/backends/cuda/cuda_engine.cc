@@ -179,6 +179,7 @@ class CudaEngine : public Engine {
   Precision precision() const override { return core_->precision; }
   int max_batch_size() const override { return core_->max_batch; }
   std::unique_ptr<ExecutionContext> create_context() override { return make_cuda_context(core_); }
+  const EngineCore& core() const { return *core_; }
 
   void save_plan(const std::string& path) const override {
     Plan plan;
@@ -219,7 +220,8 @@ EngineCore::~EngineCore() {
 }
 
 std::unique_ptr<Engine> build_cuda_engine(const ir::Graph& graph, const BuildOptions& options, int device,
-                                          const quant::CalibrationTable* int8_table) {
+                                          const quant::CalibrationTable* int8_table,
+                                          const std::set<std::string>* int8_nodes) {
   auto core = std::make_shared<EngineCore>();
   core->device = device;
   core->info = query_device(device);
@@ -229,7 +231,7 @@ std::unique_ptr<Engine> build_cuda_engine(const ir::Graph& graph, const BuildOpt
   core->inputs = batch_infos(graph_inputs(graph));
   core->outputs = batch_infos(graph_outputs(graph));
   KILN_CUDA_CALL("engine build", cudaSetDevice(device));
-  core->lowered = lower_for_device(graph, options.precision, options.max_batch_size, int8_table);
+  core->lowered = lower_for_device(graph, options.precision, options.max_batch_size, int8_table, int8_nodes);
   if (options.image_input.enabled) {
     add_image_input(core->lowered, options.image_input);
     const ir::Value& pixels = core->lowered.graph.value(core->lowered.graph.inputs[0]);
@@ -242,6 +244,23 @@ std::unique_ptr<Engine> build_cuda_engine(const ir::Graph& graph, const BuildOpt
   // Tactics may have changed workspace needs.
   for (const auto& op : core->program.ops) core->workspace_bytes = std::max(core->workspace_bytes, op->workspace_bytes());
   return std::make_unique<CudaEngine>(std::move(core));
+}
+
+std::vector<OpTiming> op_timings(const Engine& engine) {
+  const auto* cuda = dynamic_cast<const CudaEngine*>(&engine);
+  if (!cuda) fail_with(ErrorCode::kInvalidArgument, "op timings exist for CUDA engines only, not {}", engine.device());
+  const EngineCore& core = cuda->core();
+  const ir::Graph& g = core.lowered.graph;
+  // compile() makes one op per lowered node, in order.
+  KILN_CHECK(g.nodes.size() == core.program.ops.size(), "{} ops for {} lowered nodes", core.program.ops.size(),
+             g.nodes.size());
+  std::vector<OpTiming> out;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const ir::Node& n = g.nodes[i];
+    out.push_back({n.name, n.op, n.inputs.empty() || n.inputs[0] < 0 ? std::string() : g.value(n.inputs[0]).name,
+                   core.program.ops[i]->tactic_ms()});
+  }
+  return out;
 }
 
 std::unique_ptr<Engine> load_cuda_engine(const Plan& plan, int device) {

@@ -76,6 +76,10 @@ class DeviceOp {
   virtual void set_tactic(const nlohmann::json& /*tactic*/) {}
   // One-line description for build progress ("algo 1 fused, 0.123 ms").
   virtual std::string describe_tactic() const { return {}; }
+  // Milliseconds the chosen tactic took at the engine's max batch when it was timed (or
+  // read from the timing cache); 0 when the op timed nothing. `--precision best` compares
+  // these between engines to pick each layer's precision.
+  virtual double tactic_ms() const { return 0; }
 
  private:
   std::string label_;

@@ -131,6 +131,7 @@ class GemmOp : public DeviceOp {
     tactics_ = std::move(list);
     plans_.clear();
   }
+  double tactic_ms() const override { return tactics_.empty() ? 0 : tactics_.back().ms; }
   std::string describe_tactic() const override {
     if (tactics_.empty()) return "cuBLASLt heuristic";
     const GemmTactic& t = tactics_.back();

@@ -30,13 +30,15 @@ const char* layout_name(Layout l) { return l == Layout::kNHWC ? "nhwc" : "nchw";
 class Lowering {
  public:
   Lowering(const ir::Graph& src, const std::vector<bool>& batched, Precision precision,
-           const quant::CalibrationTable* table)
+           const quant::CalibrationTable* table, const std::set<std::string>* int8_nodes)
       : src_(src), native_(precision == Precision::kNative), strict_fp32_(precision == Precision::kFP32),
-        act_(activation_dtype(precision)), table_(table) {
-    if (precision == Precision::kINT8 || precision == Precision::kFP8) {
-      if (!table) fail("an {} build needs a calibration table", precision_name(precision));
+        act_(activation_dtype(precision)) {
+    if (precision == Precision::kINT8 || precision == Precision::kFP8 || precision == Precision::kBest) {
+      if (!table) fail("--precision {} needs a calibration table", precision_name(precision));
+      table_ = table;
       qtype_ = precision == Precision::kFP8 ? DType::kFP8E4M3 : DType::kI8;
-      int8_ = int8::plan_int8_convs(src, *table);
+      int8_ = int8::plan_int8_convs(src, *table, int8::min_int8_input_channels(),
+                                    precision == Precision::kBest ? int8_nodes : nullptr);
     }
     out_.graph = src;
     out_.graph.nodes.clear();
@@ -513,7 +515,7 @@ class Lowering {
   bool native_;
   bool strict_fp32_;
   DType act_;
-  const quant::CalibrationTable* table_;
+  const quant::CalibrationTable* table_ = nullptr;  // int8 / fp8 / best builds only
   int8::Int8Plan int8_;
   DType qtype_ = DType::kI8;      // kI8 or kFP8E4M3 when a table is given
   std::map<int, int> quantized_;  // value -> its INT8 / FP8 copy
@@ -547,12 +549,11 @@ DType activation_dtype(Precision precision) {
     case Precision::kFP16: return DType::kF16;
     case Precision::kBF16: return DType::kBF16;
     case Precision::kINT8:  // layers that cannot run in INT8 / FP8 run in FP16
-    case Precision::kFP8: return DType::kF16;
-    default:
-      fail_with(ErrorCode::kUnimplemented,
-                "precision {} is not supported by the CUDA backend yet (use native, fp32, tf32, fp16, bf16, int8 or fp8)",
-                precision_name(precision));
+    case Precision::kFP8:
+    case Precision::kBest: return DType::kF16;  // layers not worth INT8 run in FP16
   }
+  fail_with(ErrorCode::kUnimplemented, "precision {} is not supported by the CUDA backend",
+            precision_name(precision));
 }
 
 bool cuda_supports_op(const std::string& op) {
@@ -581,7 +582,7 @@ Tensor convert_constant(const Tensor& t, DType dtype, Layout layout) {
 }
 
 LoweredGraph lower_for_device(const ir::Graph& graph, Precision precision, int max_batch,
-                              const quant::CalibrationTable* table) {
+                              const quant::CalibrationTable* table, const std::set<std::string>* int8_nodes) {
   if (max_batch < 1) fail("max batch size must be at least 1, got {}", max_batch);
   activation_dtype(precision);  // rejects unsupported precisions before any work
   // A model whose reshapes name literal shapes (a fixed batch, often 1) runs only at its
@@ -602,14 +603,14 @@ LoweredGraph lower_for_device(const ir::Graph& graph, Precision precision, int m
     at_next = with_batch(graph, max_batch + 1);
   } catch (const Error&) {
     if (fixed != max_batch) throw;
-    return Lowering(at_max, batched, precision, table).run();  // nothing varies with the batch
+    return Lowering(at_max, batched, precision, table, int8_nodes).run();  // nothing varies with the batch
   }
   for (size_t v = 0; v < at_max.values.size(); ++v) {
     const ir::Value& a = at_max.values[v];
     const ir::Value& b = at_next.values[v];
     batched[v] = !a.is_constant() && !a.dims.empty() && a.dims[0] != b.dims[0];
   }
-  return Lowering(at_max, batched, precision, table).run();
+  return Lowering(at_max, batched, precision, table, int8_nodes).run();
 }
 
 }  // namespace kiln::cuda

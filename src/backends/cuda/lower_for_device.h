@@ -13,6 +13,8 @@
 // because class scores are compared and thresholded and need the range and precision.
 #pragma once
 
+#include <set>
+#include <string>
 #include <vector>
 
 #include "backends/cuda/device_program.h"
@@ -34,9 +36,12 @@ DType activation_dtype(Precision precision);
 
 // Throws kiln::Error naming the node for ops or forms the CUDA backend cannot run.
 // int8: convolutions the calibration `table` covers run in INT8 (see int8/int8_lowering.h),
-// everything else in fp16; `table` is required for int8 and ignored otherwise.
+// everything else in fp16; `table` is required for int8, fp8 and best and ignored otherwise.
+// best: as int8, but only the convolutions named in `int8_nodes` may run in INT8 (all
+// eligible ones when it is null). Lowered nodes keep their source node's name.
 LoweredGraph lower_for_device(const ir::Graph& graph, Precision precision, int max_batch,
-                              const quant::CalibrationTable* table = nullptr);
+                              const quant::CalibrationTable* table = nullptr,
+                              const std::set<std::string>* int8_nodes = nullptr);
 
 // Op types the lowering and the op factory accept.
 bool cuda_supports_op(const std::string& op);

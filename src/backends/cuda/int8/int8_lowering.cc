@@ -39,11 +39,14 @@ int min_int8_input_channels() {
   return 16;
 }
 
-Int8Plan plan_int8_convs(const ir::Graph& g, const quant::CalibrationTable& table, int min_input_channels) {
+Int8Plan plan_int8_convs(const ir::Graph& g, const quant::CalibrationTable& table, int min_input_channels,
+                         const std::set<std::string>* only) {
   Int8Plan plan;
   plan.conv_runs_int8.assign(g.nodes.size(), false);
   plan.value_is_int8.assign(g.values.size(), false);
-  for (size_t i = 0; i < g.nodes.size(); ++i) plan.conv_runs_int8[i] = conv_can_run_int8(g, g.nodes[i], table, min_input_channels);
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    plan.conv_runs_int8[i] = (!only || only->count(g.nodes[i].name)) &&
+                             conv_can_run_int8(g, g.nodes[i], table, min_input_channels);
   std::vector<bool> is_output(g.values.size(), false);
   for (int v : g.outputs) is_output[v] = true;
   for (size_t i = 0; i < g.nodes.size(); ++i) {

@@ -6,6 +6,8 @@
 //     residual Z) and it is not a graph output; otherwise it is written as FP16.
 #pragma once
 
+#include <set>
+#include <string>
 #include <vector>
 
 #include "core/tensor.h"
@@ -28,8 +30,11 @@ struct Int8Plan {
 // took 4.3 ms in INT8 against 1.27 ms in FP16 at batch 256. KILN_INT8_MIN_CHANNELS
 // overrides it (the kernel tests set 1 to put narrow convolutions through INT8).
 int min_int8_input_channels();
+// `only` (when given): the names of the convolutions that may run in INT8 — `--precision
+// best` keeps the others in FP16 — on top of the rules above.
 Int8Plan plan_int8_convs(const ir::Graph& graph, const quant::CalibrationTable& table,
-                         int min_input_channels = min_int8_input_channels());
+                         int min_input_channels = min_int8_input_channels(),
+                         const std::set<std::string>* only = nullptr);
 
 struct Int8ConvConstants {
   Tensor weights;  // i8 or fp8e4m3, logical [K_pad, C_pad, R, S], bytes in KRSC order, zero padding

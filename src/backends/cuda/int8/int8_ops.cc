@@ -37,6 +37,15 @@ class QuantizeOp : public DeviceOp {
     if (xv_.dtype != DType::kF16 && xv_.dtype != DType::kF32)
       fail_with(ErrorCode::kUnimplemented, "{}: quantizes f32/f16, not {}", label(), dtype_name(xv_.dtype));
   }
+  // Nothing to choose, but the time is what an INT8 layer's input conversion costs, which
+  // `--precision best` weighs against the layer's gain (never cached: it takes microseconds).
+  void select_tactic(TacticTimer& timer) override {
+    RunState state = timer.state;
+    if (!timer.batches.empty()) state.batch = timer.batches.back();
+    ms_ = timer.time_ms([&] { enqueue(state); });
+  }
+  double tactic_ms() const override { return ms_; }
+
   void enqueue(const RunState& s) override {
     const bool f16 = xv_.dtype == DType::kF16;
     const int64_t pixels = pixels_of(xv_, s.batch);
@@ -52,6 +61,7 @@ class QuantizeOp : public DeviceOp {
   int x_ = -1, y_ = -1, c_ = 0, c_pad_ = 0;
   float inv_scale_ = 1;
   bool fp8_ = false;
+  double ms_ = 0;
   DeviceValue xv_;
 };
 
@@ -222,6 +232,7 @@ class Int8ConvOp : public DeviceOp {
     descs_.clear();  // per-batch plans of another tactic
   }
 
+  double tactic_ms() const override { return ms_; }
   std::string describe_tactic() const override {
     std::string what;
     switch (family_) {
