@@ -1,5 +1,6 @@
 #include "server/json_tensor_reader.h"
 
+#include <charconv>
 #include <climits>
 #include <cmath>
 #include <cstdint>
@@ -70,6 +71,19 @@ Status JsonTensorReader::read_whole(od::value value) {
   return read_value(value, 0);
 }
 
+namespace {
+
+// A JSON float token (which simdjson has already classified as a number) as a double; the
+// token may carry the whitespace that follows it.
+bool parse_float_token(std::string_view token, double* out) {
+  while (!token.empty() && (token.back() == ' ' || token.back() == '\t' || token.back() == '\n' || token.back() == '\r'))
+    token.remove_suffix(1);
+  const auto r = std::from_chars(token.data(), token.data() + token.size(), *out);
+  return r.ec == std::errc() && r.ptr == token.data() + token.size();
+}
+
+}  // namespace
+
 Status JsonTensorReader::append_scalar(od::value value, od::json_type type) {
   double d = 0;
   int64_t i = 0;
@@ -81,8 +95,10 @@ Status JsonTensorReader::append_scalar(od::value value, od::json_type type) {
     d = b;
     is_int = true;
   } else if (type == od::json_type::number) {
-    // get_number_type + get_double, not get_number: simdjson 3.0.1's get_number() reads
-    // 0 for floats of 19 or more significant digits with an exponent.
+    // get_number_type, then std::from_chars on the token, not get_number / get_double:
+    // simdjson 3.0.1 (Debian's) misreads floats of 19 or more significant digits, e.g.
+    // get_double gives 0.00215 for 0.5555555555555555555552 and get_number gives 0 with an
+    // exponent; from_chars rounds correctly.
     od::number_type kind;
     if (value.get_number_type().get(kind)) return error("malformed number");
     if (kind == od::number_type::signed_integer) {
@@ -91,7 +107,7 @@ Status JsonTensorReader::append_scalar(od::value value, od::json_type type) {
       is_int = true;
     } else if (kind == od::number_type::unsigned_integer) {
       return error("integer out of range");
-    } else if (value.get_double().get(d)) {
+    } else if (!parse_float_token(value.raw_json_token(), &d)) {
       return error("malformed number");
     }
   } else {
