@@ -36,6 +36,22 @@ __global__ void quantize_kernel(const T* x, int64_t pixels, int c, int c_pad, fl
   }
 }
 
+// The same quantization, 8 values per thread with 16-byte f16 loads and 8-byte stores, for
+// the common case of unpadded channels (c == c_pad, a multiple of 8): the one-byte-per-thread
+// kernel above with its 64-bit divisions took 0.74 ms for a [256,56,56,256] tensor on an H200.
+__global__ void quantize_f16_vec8_kernel(const uint4* __restrict__ x, int vectors, float inv_scale,
+                                         uint2* __restrict__ y) {
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < vectors; i += gridDim.x * blockDim.x) {
+    const uint4 in = x[i];
+    const __half* h = reinterpret_cast<const __half*>(&in);
+    uint2 out;
+    int8_t* q = reinterpret_cast<int8_t*>(&out);
+#pragma unroll
+    for (int k = 0; k < 8; ++k) q[k] = saturate_round(__fmul_rn(__half2float(h[k]), inv_scale));
+    y[i] = out;
+  }
+}
+
 template <typename T>
 __global__ void quantize_fp8_kernel(const T* x, int64_t pixels, int c, int c_pad, float inv_scale, uint8_t* y) {
   const int64_t total = pixels * c_pad;
@@ -125,7 +141,15 @@ int blocks_for(int64_t total) {
 
 cudaError_t quantize_nhwc(const void* x, bool x_is_f16, int64_t pixels, int c, int c_pad, float inv_scale,
                           int8_t* y, cudaStream_t stream) {
-  const int blocks = blocks_for(pixels * c_pad);
+  const int64_t total = pixels * c_pad;
+  const bool aligned = ((reinterpret_cast<uintptr_t>(x) & 15) | (reinterpret_cast<uintptr_t>(y) & 7)) == 0;
+  if (x_is_f16 && c == c_pad && c % 8 == 0 && aligned && total / 8 < (int64_t(1) << 31)) {
+    const int vectors = static_cast<int>(total / 8);
+    quantize_f16_vec8_kernel<<<blocks_for(vectors), 256, 0, stream>>>(static_cast<const uint4*>(x), vectors,
+                                                                       inv_scale, reinterpret_cast<uint2*>(y));
+    return cudaGetLastError();
+  }
+  const int blocks = blocks_for(total);
   if (x_is_f16)
     quantize_kernel<<<blocks, 256, 0, stream>>>(static_cast<const __half*>(x), pixels, c, c_pad, inv_scale, y);
   else
