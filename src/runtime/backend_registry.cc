@@ -1,5 +1,6 @@
 #include "backends/cpu/cpu_backend.h"
 #include "engine/engine.h"
+#include "runtime/cpu_int8_backend.h"
 
 #ifdef KILN_HAVE_CUDA
 #include "backends/cuda/cuda_backend.h"
@@ -8,7 +9,7 @@
 namespace kiln {
 
 std::unique_ptr<Backend> make_backend(const std::string& device) {
-  if (device == "cpu") return cpu::make_cpu_backend();
+  if (device == "cpu") return make_cpu_backend_with_int8();
   if (device == "cuda" || device.rfind("cuda:", 0) == 0) {
 #ifdef KILN_HAVE_CUDA
     int index = 0;

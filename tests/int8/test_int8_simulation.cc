@@ -19,62 +19,11 @@
 #include "passes/pipeline.h"
 #include "quant/calibration_data.h"
 #include "quant/int8_reference.h"
+#include "quant/int8_simulation.h"
 #include "zoo/zoo.h"
 
 namespace kiln::cuda {
 namespace {
-
-// x -> Q -> DQ with a symmetric scale; returns the dequantized value.
-int fake_quant(ir::Graph& g, int x, float scale, const std::string& name) {
-  const int s = g.add_constant(name + ":s", Tensor::scalar<float>(scale));
-  const int z = g.add_constant(name + ":z", Tensor::scalar<int8_t>(0));
-  const int q = g.add_value(name + ":q", DType::kI8, g.value(x).dims);
-  const int dq = g.add_value(name + ":dq", DType::kF32, g.value(x).dims);
-  ir::Node qn;
-  qn.name = name + ":quant";
-  qn.op = "QuantizeLinear";
-  qn.inputs = {x, s, z};
-  qn.outputs = {q};
-  ir::Node dn;
-  dn.name = name + ":dequant";
-  dn.op = "DequantizeLinear";
-  dn.inputs = {q, s, z};
-  dn.outputs = {dq};
-  g.add_node(std::move(qn));
-  g.add_node(std::move(dn));
-  return dq;
-}
-
-// The optimized graph with fake quantization wherever the INT8 lowering quantizes.
-ir::Graph simulate_int8(const ir::Graph& optimized, const quant::CalibrationTable& table) {
-  const int8::Int8Plan plan = int8::plan_int8_convs(optimized, table);
-  ir::Graph g = optimized;
-  g.nodes.clear();
-  std::map<int, int> replaced;  // value -> its fake-quantized form (as a conv input)
-  auto q_of = [&](int v) {
-    if (auto it = replaced.find(v); it != replaced.end()) return it->second;
-    return replaced[v] = fake_quant(g, v, table.int8_scale(g.value(v).name), g.value(v).name);
-  };
-  for (size_t i = 0; i < optimized.nodes.size(); ++i) {
-    ir::Node n = optimized.nodes[i];
-    for (int& v : n.inputs)
-      if (v >= 0 && plan.value_is_int8[v] && !(plan.conv_runs_int8[i] && (v == n.inputs[0] || (n.has_input(3) && v == n.inputs[3]))))
-        ADD_FAILURE() << "int8 value read by a float op";
-    if (plan.conv_runs_int8[i]) {
-      n.inputs[0] = q_of(n.inputs[0]);
-      if (n.has_input(3) && plan.value_is_int8[n.inputs[3]]) n.inputs[3] = q_of(n.inputs[3]);
-      const Tensor& w = *g.value(n.inputs[1]).constant;
-      const std::vector<float> sw = quant::per_channel_scales(w, 0);
-      const Tensor q = quant::quantize_per_channel(w, sw);
-      Tensor wq(DType::kF32, w.dims());
-      const int64_t inner = w.numel() / w.dim(0);
-      for (int64_t e = 0; e < w.numel(); ++e) wq.data<float>()[e] = q.data<int8_t>()[e] * sw[e / inner];
-      n.inputs[1] = g.add_constant(n.name + ":wq", wq);
-    }
-    g.add_node(std::move(n));
-  }
-  return g;
-}
 
 TEST(Int8Simulation, ResNet50OnPhotosAgreesWithFp32) {
   const char* root = std::getenv("KILN_PRETRAINED_DIR");
@@ -97,7 +46,7 @@ TEST(Int8Simulation, ResNet50OnPhotosAgreesWithFp32) {
   for (const auto& p : quant::list_calibration_files(photos).paths) images.push_back(image::load_image(p));
   const Tensor x = image::preprocess_batch(images, pre);
   const Tensor ref = cpu::run_graph(g, {x})[0];
-  const Tensor sim = cpu::run_graph(simulate_int8(g, table), {x})[0];
+  const Tensor sim = cpu::run_graph(quant::simulate_int8(g, table, quant::min_int8_input_channels()), {x})[0];
   double num = 0, den = 0;
   int agree = 0;
   const int64_t cols = ref.dim(1);

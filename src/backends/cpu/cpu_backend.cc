@@ -101,6 +101,12 @@ class CpuEngine : public Engine {
   std::vector<TensorInfo> inputs_, outputs_;
 };
 
+bool has_qdq_nodes(const ir::Graph& graph) {
+  for (const ir::Node& n : graph.nodes)
+    if (n.op == "QuantizeLinear" || n.op == "DequantizeLinear") return true;
+  return false;
+}
+
 class CpuBackend : public Backend {
  public:
   std::string name() const override { return "cpu"; }
@@ -117,9 +123,13 @@ class CpuBackend : public Backend {
   std::unique_ptr<Engine> build(const ir::Graph& graph, const BuildOptions& options) override {
     auto missing = unsupported_ops(graph);
     if (!missing.empty()) fail_with(ErrorCode::kUnimplemented, "{}", describe_unsupported(missing, "the CPU backend"));
-    if (options.precision != Precision::kNative && options.precision != Precision::kFP32)
+    // INT8 here means a graph whose quantization is explicit (Q/DQ pairs, run as written):
+    // a Q/DQ model, or the simulation of the INT8 scheme that make_backend("cpu") builds
+    // from a calibrated float graph (quant/int8_simulation.h).
+    const bool int8_graph = options.precision == Precision::kINT8 && has_qdq_nodes(graph);
+    if (options.precision != Precision::kNative && options.precision != Precision::kFP32 && !int8_graph)
       fail_with(ErrorCode::kUnimplemented,
-                "the CPU backend runs native and fp32 only (asked for {}); use --device cuda for {}",
+                "the CPU backend runs native, fp32 and int8 (simulated) only (asked for {}); use --device cuda for {}",
                 precision_name(options.precision), precision_name(options.precision));
     return std::make_unique<CpuEngine>(graph, options.precision);
   }
