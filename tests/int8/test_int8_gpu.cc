@@ -8,6 +8,7 @@
 
 #include "../cuda/cuda_engine_support.h"
 #include "chain_graphs.h"
+#include "int8_oracle.h"
 #include "core/npy.h"
 #include "passes/pipeline.h"
 #include "quant/calibration_data.h"
@@ -17,46 +18,6 @@ namespace kiln::cuda_test {
 namespace {
 
 namespace fs = std::filesystem;
-
-Tensor f16_round(const Tensor& t) { return t.cast(DType::kF16).cast(DType::kF32); }
-
-// The optimized graph's convolutions in order, computed as the INT8 engine computes them.
-Tensor int8_oracle(const ir::Graph& optimized, const quant::CalibrationTable& table, const Tensor& x) {
-  std::vector<const ir::Node*> convs;
-  for (const ir::Node& n : optimized.nodes) convs.push_back(&n);
-  float x_scale = table.int8_scale(optimized.value(convs[0]->inputs[0]).name);
-  Tensor q = quant::quantize_per_tensor(f16_round(x), x_scale);
-  // quantize_per_tensor computes x * (1/scale), as the device kernel does.
-  Tensor out;
-  for (size_t i = 0; i < convs.size(); ++i) {
-    const ir::Node& n = *convs[i];
-    EXPECT_EQ(n.op, "FusedConv");
-    const Tensor& w = *optimized.value(n.inputs[1]).constant;
-    const Tensor& bias = *optimized.value(n.inputs[2]).constant;
-    const std::vector<float> sw = quant::per_channel_scales(w, 0);
-    quant::ConvGeometry geo;
-    geo.pads = n.attrs.get_ints("pads", {0, 0, 0, 0});
-    geo.strides = n.attrs.get_ints("strides", {1, 1});
-    geo.dilations = n.attrs.get_ints("dilations", {1, 1});
-    const Tensor acc = quant::int8_conv_accumulate(q, quant::quantize_per_channel(w, sw), geo);
-    const bool relu = n.attrs.get_string("activation", "none") == "relu";
-    const bool last = i + 1 == convs.size();
-    const float y_inv = last ? 1.0f : 1.0f / table.int8_scale(optimized.value(n.outputs[0]).name);
-    const int64_t k = acc.dim(1), spatial = acc.dim(2) * acc.dim(3);
-    Tensor next(last ? DType::kF32 : DType::kI8, acc.dims());
-    for (int64_t e = 0; e < acc.numel(); ++e) {
-      const int64_t ch = (e / spatial) % k;
-      const float v = quant::int8_epilogue(acc.data<int32_t>()[e], x_scale * sw[ch], bias.data<float>()[ch], 0, 0,
-                                           false, relu);
-      if (last) next.data<float>()[e] = v;
-      else next.data<int8_t>()[e] = quant::quantize_int8(v, y_inv);
-    }
-    if (last) out = f16_round(next);
-    q = next;
-    x_scale = last ? 1.0f : table.int8_scale(optimized.value(n.outputs[0]).name);
-  }
-  return out;
-}
 
 class Int8Chain : public ::testing::TestWithParam<ChainCase> {};
 

@@ -26,13 +26,22 @@ __device__ __forceinline__ float load_float<float>(const float* p, int64_t i) { 
 template <>
 __device__ __forceinline__ float load_float<__half>(const __half* p, int64_t i) { return __half2float(p[i]); }
 
-template <typename T>
-__global__ void quantize_kernel(const T* x, int64_t pixels, int c, int c_pad, float inv_scale, int8_t* y) {
+// Q(x * inv_scale) over [pixels, c_pad], padded channels 0; Q is saturate_round (INT8) or
+// to_e4m3 (FP8).
+struct ToInt8 {
+  __device__ int8_t operator()(float v) const { return saturate_round(v); }
+};
+struct ToE4m3 {
+  __device__ uint8_t operator()(float v) const { return to_e4m3(v); }
+};
+
+template <typename T, typename Q, typename Out>
+__global__ void quantize_kernel(const T* x, int64_t pixels, int c, int c_pad, float inv_scale, Out* y) {
   const int64_t total = pixels * c_pad;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t px = i / c_pad;
     const int ch = static_cast<int>(i - px * c_pad);
-    y[i] = ch < c ? saturate_round(__fmul_rn(load_float(x, px * c + ch), inv_scale)) : int8_t(0);
+    y[i] = ch < c ? Q()(__fmul_rn(load_float(x, px * c + ch), inv_scale)) : Out(0);
   }
 }
 
@@ -49,16 +58,6 @@ __global__ void quantize_f16_vec8_kernel(const uint4* __restrict__ x, int vector
 #pragma unroll
     for (int k = 0; k < 8; ++k) q[k] = saturate_round(__fmul_rn(__half2float(h[k]), inv_scale));
     y[i] = out;
-  }
-}
-
-template <typename T>
-__global__ void quantize_fp8_kernel(const T* x, int64_t pixels, int c, int c_pad, float inv_scale, uint8_t* y) {
-  const int64_t total = pixels * c_pad;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t px = i / c_pad;
-    const int ch = static_cast<int>(i - px * c_pad);
-    y[i] = ch < c ? to_e4m3(__fmul_rn(load_float(x, px * c + ch), inv_scale)) : uint8_t(0);
   }
 }
 
@@ -151,9 +150,11 @@ cudaError_t quantize_nhwc(const void* x, bool x_is_f16, int64_t pixels, int c, i
   }
   const int blocks = blocks_for(total);
   if (x_is_f16)
-    quantize_kernel<<<blocks, 256, 0, stream>>>(static_cast<const __half*>(x), pixels, c, c_pad, inv_scale, y);
+    quantize_kernel<__half, ToInt8><<<blocks, 256, 0, stream>>>(static_cast<const __half*>(x), pixels, c, c_pad,
+                                                                 inv_scale, y);
   else
-    quantize_kernel<<<blocks, 256, 0, stream>>>(static_cast<const float*>(x), pixels, c, c_pad, inv_scale, y);
+    quantize_kernel<float, ToInt8><<<blocks, 256, 0, stream>>>(static_cast<const float*>(x), pixels, c, c_pad,
+                                                                inv_scale, y);
   return cudaGetLastError();
 }
 
@@ -161,9 +162,11 @@ cudaError_t quantize_nhwc_fp8(const void* x, bool x_is_f16, int64_t pixels, int 
                               uint8_t* y, cudaStream_t stream) {
   const int blocks = blocks_for(pixels * c_pad);
   if (x_is_f16)
-    quantize_fp8_kernel<<<blocks, 256, 0, stream>>>(static_cast<const __half*>(x), pixels, c, c_pad, inv_scale, y);
+    quantize_kernel<__half, ToE4m3><<<blocks, 256, 0, stream>>>(static_cast<const __half*>(x), pixels, c, c_pad,
+                                                                 inv_scale, y);
   else
-    quantize_fp8_kernel<<<blocks, 256, 0, stream>>>(static_cast<const float*>(x), pixels, c, c_pad, inv_scale, y);
+    quantize_kernel<float, ToE4m3><<<blocks, 256, 0, stream>>>(static_cast<const float*>(x), pixels, c, c_pad,
+                                                                inv_scale, y);
   return cudaGetLastError();
 }
 
