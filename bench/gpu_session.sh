@@ -4,6 +4,8 @@
 #   tests       the CUDA, INT8 and burn test suites (KILN_PRETRAINED_DIR=CARRY/pretrained if present)
 #   bench       `kiln bench` on the zoo ResNet-50 in every mode at batch 256 and 1, and the
 #               PyTorch baseline in the same call on the same card
+#   probe       bench/int8_conv_probe: every INT8 (PROBE_MODE=int8, or all|fp8) convolution family
+#               per ResNet-50 layer shape at batch 256, beside cuDNN FP16
 #   int8        `kiln bench --fp16 --int8` at batch 256 and 1 with the agreement with FP32,
 #               and the PyTorch baseline (eager FP16 channels-last) beside it
 #   qdq         the pretrained Q/DQ ShuffleNet-v2: `kiln bench --fp16 --int8` on its photos
@@ -15,7 +17,7 @@
 #   servepixels the same with a uint8-pixel plan (`kiln build --image-input`): UINT8 binary tensors
 #               and JPEGs in, normalization on the GPU
 #   burn        `kiln burn --gpus all`
-#   usage: [SECTIONS=...] [INT8_BATCHES="256 1"] [INT8_EXTRA=--fp8] [SERVE_INSTANCES=N] [PACK=1] bench/gpu_session.sh CARRY_DIR OUT_DIR
+#   usage: [SECTIONS=...] [TEST_FILTER=gtest-filter] [INT8_BATCHES="256 1"] [INT8_EXTRA=--fp8] [SERVE_INSTANCES=N] [PACK=1] bench/gpu_session.sh CARRY_DIR OUT_DIR
 set -uo pipefail
 carry=${1:?dir with kiln, test binaries and device-libs}; out=${2:?output dir}
 sections=${SECTIONS:-tests bench build imageinput qdq serve burn}
@@ -39,7 +41,7 @@ if want tests; then
   for t in "$carry"/test_cuda "$carry"/test_int8 "$carry"/test_burn; do
     [ -x "$t" ] || continue
     echo "--- $(basename "$t")"
-    timeout 300 "$t" --gtest_brief=1 2>&1 | tail -25
+    timeout 300 "$t" --gtest_brief=1 --gtest_filter="${TEST_FILTER:-*}" 2>&1 | tail -25
   done 2>&1 | tee "$out/gpu_tests.log"
 fi
 
@@ -52,6 +54,12 @@ if want bench; then
   step "PyTorch baseline (same card, same call)"
   PYTHONUNBUFFERED=1 timeout 240 python3 bench/pytorch_baseline.py --out "$out/torch.json" --compile-mode none \
     --batches 1,64,256 --seconds 1.0 2>&1 | grep -E "^torch|rror" | tail -20
+fi
+
+if want probe && [ -x "$carry/int8_conv_probe" ]; then
+  step "INT8 convolution families per layer shape (int8_conv_probe, batch 256)"
+  timeout 400 "$carry/int8_conv_probe" "$out/probe.json" 256 "${PROBE_MODE:-int8}" > "$out/probe.log" 2>&1
+  echo "probe exit $?"; grep -vE "candidate" "$out/probe.log" | tail -80
 fi
 
 if want int8; then

@@ -6,10 +6,16 @@
 // family's INT8 output is compared with the legacy path's (exact) output: "diff" is the
 // largest difference in LSB and the fraction of elements that differ.
 //
+// igemm: kiln's implicit-GEMM kernel with the epilogue fused (int8/igemm_conv.h), timed
+// with each of its tiles; the fastest is reported (the tile in "detail", every tile under
+// "tiles" in the JSON). It takes input channels in multiples of 16, so not the stem. Its
+// INT8 output must equal the legacy path's ("diff" 0).
+//
 // FP8 E4M3 families (names prefixed fp8_): the cuDNN graph with E4M3 x/w, FLOAT compute and
-// the same fused epilogue (clamped to +-448) writing E4M3, and for 1x1 stride-1 shapes
-// without residual cuBLASLt's FP8 GEMM (D scale, f16 bias) with each per-channel scaling
-// scheme of imma_gemm.h, plus one without per-channel scales (does an FP8 GEMM run at all). Their E4M3
+// the same fused epilogue (clamped to +-448) writing E4M3; fp8_igemm, the kernel above with
+// E4M3 operands and f32 sums (compute capability 8.9+); and for 1x1 stride-1 shapes without
+// residual cuBLASLt's FP8 GEMM (D scale, f16 bias) with each per-channel scaling scheme of
+// imma_gemm.h, plus one without per-channel scales (does an FP8 GEMM run at all). Their E4M3
 // outputs are compared with kiln's direct FP8 kernel + epilogue (f32 sums in channel order):
 // "diff" counts E4M3 code steps. The stem (3 channels) stays FP16 in engines, so it has no
 // FP8 rows.
@@ -32,6 +38,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backends/cuda/int8/cudnn_int8_graph.h"
+#include "backends/cuda/int8/igemm_conv.h"
 #include "backends/cuda/int8/imma_gemm.h"
 #include "backends/cuda/int8/int8_kernels.h"
 #include "core/error.h"
@@ -168,6 +175,65 @@ std::pair<int, double> compare_i8(const DeviceBuf& a, const DeviceBuf& b, size_t
 using Report = std::function<void(const std::string&, double, const std::string&)>;
 using ReportError = std::function<void(const std::string&, const std::string&)>;
 
+// igemm_conv's parameters for a shape at batch n: NHWC x with sh.c channels, KRSC w, rows of
+// sh.k channels for the residual and the output. The epilogue fields are the caller's.
+int8::IgemmConvParams igemm_params(const Shape& sh, int64_t n, int64_t ho) {
+  int8::IgemmConvParams p;
+  p.n = static_cast<int>(n);
+  p.h = p.w = static_cast<int>(sh.h);
+  p.c = static_cast<int>(sh.c);
+  p.k = static_cast<int>(sh.k);
+  p.r = p.s = static_cast<int>(sh.r);
+  p.ho = p.wo = static_cast<int>(ho);
+  p.pad_h = p.pad_w = static_cast<int>(sh.pad);
+  p.stride_h = p.stride_w = static_cast<int>(sh.stride);
+  p.z_stride = p.y_stride = static_cast<int>(sh.k);
+  return p;
+}
+
+// Times igemm_conv with every tile and reports the fastest as `family`; `diff_note` compares
+// the output with the family's reference.
+void probe_igemm(const std::string& family, const Shape& sh, const int8::IgemmConvParams& p, const DeviceBuf& x,
+                 const DeviceBuf& w, cudaStream_t stream, const std::function<std::string()>& diff_note,
+                 const Report& report, const ReportError& report_error, nlohmann::json& row) {
+  if (const std::string why = int8::igemm_unsupported(p); !why.empty()) {
+    report_error(family, why);
+    return;
+  }
+  double best = -1;
+  std::string best_detail;
+  nlohmann::json tried = nlohmann::json::array();
+  for (int tile = 0; tile < int8::igemm_tile_count(); ++tile) {
+    const std::string name = int8::igemm_tile_name(tile);
+    try {
+      const double ms = time_ms(stream, [&] { CHECK_CUDA(int8::igemm_conv(p, tile, x.p, w.p, stream)); });
+      const std::string d = fmt::format("tile {} {}", name, diff_note());
+      std::printf("%-26s %-14s   candidate %8.3f ms  %s\n", sh.name, family.c_str(), ms, d.c_str());
+      tried.push_back({{"tile", name}, {"ms", ms}, {"detail", d}});
+      if (best < 0 || ms < best) {
+        best = ms;
+        best_detail = d;
+      }
+    } catch (const kiln::Error& e) {
+      std::printf("%-26s %-14s   candidate %s FAILED: %s\n", sh.name, family.c_str(), name.c_str(), e.what());
+      tried.push_back({{"tile", name}, {"error", e.what()}});
+      cudaGetLastError();
+    }
+  }
+  if (best > 0) report(family, best, best_detail);
+  else report_error(family, "every tile failed");
+  row[family]["tiles"] = tried;
+}
+
+// FP8 tensor cores (mma with E4M3 operands): compute capability 8.9 and later.
+bool fp8_tensor_cores(std::string* why) {
+  cudaDeviceProp prop{};
+  CHECK_CUDA(cudaGetDeviceProperties(&prop, 0));
+  if (prop.major * 10 + prop.minor >= 89) return true;
+  *why = fmt::format("{} (compute capability {}.{}) has no FP8 tensor cores", prop.name, prop.major, prop.minor);
+  return false;
+}
+
 // The FP8 families of one shape (see the header comment).
 void probe_fp8(const Shape& sh, int64_t n, int64_t ho, bool with_graph, cudaStream_t stream, cudnnHandle_t cudnn, cublasLtHandle_t lt,
                const DeviceBuf& ws, size_t ws_bytes, const Report& report, const ReportError& report_error,
@@ -281,6 +347,30 @@ void probe_fp8(const Shape& sh, int64_t n, int64_t ho, bool with_graph, cudaStre
     else report_error("fp8_cudnn_graph", choices.empty() ? "no engine configuration" : "every candidate failed");
   } catch (const kiln::Error& e) {
     report_error("fp8_cudnn_graph", e.what());
+    cudaGetLastError();
+  }
+
+  // kiln's implicit GEMM with E4M3 operands, the same unfolded epilogue as the reference.
+  if (with_graph) try {
+    std::string why;
+    if (!fp8_tensor_cores(&why)) {
+      report_error("fp8_igemm", why);
+    } else {
+      int8::IgemmConvParams p = igemm_params(sh, n, ho);
+      p.fp8 = true;
+      p.scale = scale;
+      p.bias = bias;
+      p.z = sh.residual ? z.p : nullptr;
+      p.z_kind = sh.residual ? int8::ResidualKind::kFp8 : int8::ResidualKind::kNone;
+      p.z_scale = z_scale;
+      p.relu = sh.relu;
+      p.y = y.p;
+      p.y_kind = int8::IgemmOutput::kFp8;
+      p.y_inv_scale = 1.0f;
+      probe_igemm("fp8_igemm", sh, p, x, w, stream, diff_note, report, report_error, row);
+    }
+  } catch (const kiln::Error& e) {
+    report_error("fp8_igemm", e.what());
     cudaGetLastError();
   }
 
@@ -542,6 +632,24 @@ int main(int argc, char** argv) {
           report_error("cublaslt_imma", e.what());
           cudaGetLastError();
         }
+      }
+
+      // kiln's implicit GEMM, every tile; the unfolded epilogue constants, as the legacy path.
+      if (do_int8) try {
+        int8::IgemmConvParams p = igemm_params(sh, n, ho);
+        p.scale = scale;
+        p.bias = bias;
+        p.z = sh.residual ? z.p : nullptr;
+        p.z_kind = sh.residual ? int8::ResidualKind::kInt8 : int8::ResidualKind::kNone;
+        p.z_scale = z_scale;
+        p.relu = sh.relu;
+        p.y = y.p;
+        p.y_kind = int8::IgemmOutput::kInt8;
+        p.y_inv_scale = y_inv;
+        probe_igemm("igemm", sh, p, x, w, stream, diff_note, report, report_error, row);
+      } catch (const kiln::Error& e) {
+        report_error("igemm", e.what());
+        cudaGetLastError();
       }
 
       if (do_fp8 && sh.c >= 16)

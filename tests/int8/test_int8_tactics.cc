@@ -1,15 +1,17 @@
 // Each INT8 convolution tactic family, forced through KILN_INT8_TACTIC, against the CPU
 // integer reference (quant/int8_reference.h) on odd shapes: channels padded to 4, stride 2,
-// padding, residuals with and without relu, batch 1 and 3.
+// padding, residuals with and without relu, wider channel counts that are not a multiple of
+// 64 (48, 80, 40), batch 1 and 3.
 //
 // Tolerance: the legacy cuDNN call and the direct kernel sum exactly and run kiln's own
-// epilogue kernel, so they must match the reference bit for bit. The fused families
-// (cudnn_graph, cublaslt_imma) compute the same epilogue inside the library with the output
-// scale folded into the constants (scale/s_y instead of a final * 1/s_y) and their own
-// order of float operations and rounding to int8, so an INT8 output can be 1 LSB off where
-// the value lies near a rounding boundary; that difference then propagates through the
-// following layers. Those families are checked against the reference with a relative L2
-// error and a bound on the largest difference instead.
+// epilogue kernel, and kiln's implicit-GEMM kernel (igemm) sums exactly and runs the same
+// epilogue arithmetic in registers, so all three must match the reference bit for bit. The
+// fused families (cudnn_graph, cublaslt_imma) compute the same epilogue inside the library
+// with the output scale folded into the constants (scale/s_y instead of a final * 1/s_y)
+// and their own order of float operations and rounding to int8, so an INT8 output can be
+// 1 LSB off where the value lies near a rounding boundary; that difference then propagates
+// through the following layers. Those families are checked against the reference with a
+// relative L2 error and a bound on the largest difference instead.
 #ifdef KILN_HAVE_CUDA
 
 #include <cmath>
@@ -41,6 +43,9 @@ struct TacticCase {
 // 0: cin 3 (padded to 4), 15x15: A 3x3/2 pad 1 -> 13 (relu); B 1x1 -> 13 + A, relu;
 //    C 3x3 pad 1 -> 7 (f16 output).
 // 1: cin 8, 10x10: A 1x1 -> 16 (relu); B 3x3 pad 1 -> 16 + A, no relu; C 1x1 -> 6 (f16 output).
+// 2: cin 48, 9x9: A 3x3/2 pad 1 -> 80 (relu); B 1x1 -> 80 + A, relu; C 3x3 pad 1 -> 40
+//    (f16 output). Every conv has a multiple of 16 input channels, which igemm requires:
+//    in graphs 0 and 1 it can take B and C only (A reads 4 or 8 channels).
 ir::Graph make_graph(int which, int64_t* cin, int64_t* size) {
   if (which == 0) {
     *cin = 3;
@@ -49,6 +54,14 @@ ir::Graph make_graph(int which, int64_t* cin, int64_t* size) {
     const int a = b.node("Relu", {b.conv(b.input(), 3, 13, 3, 2, 1)});
     const int r = b.node("Relu", {b.node("Add", {b.conv(a, 13, 13, 1, 1, 0), a})});
     return b.finish({b.conv(r, 13, 7, 3, 1, 1)});
+  }
+  if (which == 2) {
+    *cin = 48;
+    *size = 9;
+    GraphBuilder b({1, 48, 9, 9});
+    const int a = b.node("Relu", {b.conv(b.input(), 48, 80, 3, 2, 1)});
+    const int r = b.node("Relu", {b.node("Add", {b.conv(a, 80, 80, 1, 1, 0), a})});
+    return b.finish({b.conv(r, 80, 40, 3, 1, 1)});
   }
   *cin = 8;
   *size = 10;
@@ -98,7 +111,8 @@ TEST_P(Int8Tactics, MatchesCpuIntegerReference) {
   ir::Graph optimized = g;
   passes::optimize_for_inference(optimized, Precision::kINT8);
   const quant::CalibrationTable table = quant::load_calibration_cache(o.calib_cache_path, optimized);
-  const bool exact = std::string(c.family) == "legacy" || std::string(c.family) == "direct";
+  const std::string family = c.family;
+  const bool exact = family == "legacy" || family == "direct" || family == "igemm";
   for (int batch : {1, 3}) {
     const Tensor x = random_tensor({batch, cin, size, size}, 900 + batch);
     const Tensor want = int8_oracle(optimized, table, x);
@@ -132,7 +146,12 @@ INSTANTIATE_TEST_SUITE_P(Cuda, Int8Tactics,
                                            TacticCase{"graph_odd", "cudnn_graph", "int8 cudnn_graph", 0},
                                            TacticCase{"graph_norelu", "cudnn_graph", "int8 cudnn_graph", 1},
                                            TacticCase{"cublaslt_odd", "cublaslt", "int8 cublaslt_imma", 0},
-                                           TacticCase{"cublaslt_norelu", "cublaslt", "int8 cublaslt_imma", 1}),
+                                           TacticCase{"cublaslt_norelu", "cublaslt", "int8 cublaslt_imma", 1},
+                                           TacticCase{"igemm_odd", "igemm", "int8 igemm", 0},
+                                           TacticCase{"igemm_norelu", "igemm", "int8 igemm", 1},
+                                           TacticCase{"igemm_wide", "igemm", "int8 igemm", 2},
+                                           TacticCase{"graph_wide", "cudnn_graph", "int8 cudnn_graph", 2},
+                                           TacticCase{"direct_wide", "direct", "int8 direct kernel", 2}),
                          [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "backends/cuda/int8/cudnn_int8_graph.h"
+#include "backends/cuda/int8/igemm_conv.h"
 #include "backends/cuda/int8/imma_gemm.h"
 #include "backends/cuda/int8/int8_kernels.h"
 #include "backends/cuda/kernels/gemm_cublaslt.h"
@@ -67,8 +68,8 @@ class QuantizeOp : public DeviceOp {
 
 // The candidate families of an INT8 / FP8 convolution (see docs/precision.md, "Tactics").
 // FP8 has no legacy family (cudnnConvolutionForward takes no FP8), and its cuBLASLt GEMM
-// is named cublaslt_fp8.
-enum class Family { kLegacy, kDirect, kCudnnGraph, kCublasLt };
+// is named cublaslt_fp8. igemm is kiln's own tensor-core kernel (igemm_conv.h).
+enum class Family { kLegacy, kDirect, kCudnnGraph, kCublasLt, kIgemm };
 
 const char* family_name(Family f, bool fp8 = false) {
   switch (f) {
@@ -76,11 +77,12 @@ const char* family_name(Family f, bool fp8 = false) {
     case Family::kDirect: return "direct";
     case Family::kCudnnGraph: return "cudnn_graph";
     case Family::kCublasLt: return fp8 ? "cublaslt_fp8" : "cublaslt_imma";
+    case Family::kIgemm: return "igemm";
   }
   return "?";
 }
 
-// KILN_INT8_TACTIC=legacy|direct|cudnn_graph|cublaslt restricts tactic selection to one
+// KILN_INT8_TACTIC=legacy|direct|cudnn_graph|cublaslt|igemm restricts tactic selection to one
 // family (tests, and comparing families on one model); unset or empty: all families.
 std::optional<Family> forced_family() {
   const char* env = std::getenv("KILN_INT8_TACTIC");
@@ -90,7 +92,8 @@ std::optional<Family> forced_family() {
   if (v == "direct") return Family::kDirect;
   if (v == "cudnn_graph") return Family::kCudnnGraph;
   if (v == "cublaslt" || v == "cublaslt_imma" || v == "cublaslt_fp8") return Family::kCublasLt;
-  fail("KILN_INT8_TACTIC=\"{}\": expected legacy, direct, cudnn_graph or cublaslt", v);
+  if (v == "igemm") return Family::kIgemm;
+  fail("KILN_INT8_TACTIC=\"{}\": expected legacy, direct, cudnn_graph, cublaslt or igemm", v);
 }
 
 // Fused graph candidates finalized per layer: runtime-fusion engines compile at finalize
@@ -203,6 +206,7 @@ class Int8ConvOp : public DeviceOp {
       case Family::kDirect: t["algo"] = -1; break;
       case Family::kCudnnGraph: t.update(engine_.to_json()); break;
       case Family::kCublasLt: t["algo"] = nlohmann::json::parse(gemm_algo_.to_json()); break;
+      case Family::kIgemm: t["tile"] = int8::igemm_tile_name(igemm_tile_); break;
     }
     return t;
   }
@@ -221,6 +225,13 @@ class Int8ConvOp : public DeviceOp {
       } else if (family == "cublaslt_imma" || family == "cublaslt_fp8") {
         family_ = Family::kCublasLt;
         gemm_algo_ = kernels::GemmAlgo::from_json(t.at("algo").dump());
+      } else if (family == "igemm") {
+        // By name: plans and timing caches stay valid when tiles are added or reordered.
+        const std::string name = t.at("tile").get<std::string>();
+        const int tile = int8::igemm_tile_index(name);
+        if (tile < 0) fail("{}: igemm tile \"{}\" unknown to this build", label(), name);
+        family_ = Family::kIgemm;
+        igemm_tile_ = tile;
       } else {
         fail("{}: unknown INT8 tactic family \"{}\"", label(), family);
       }
@@ -240,6 +251,7 @@ class Int8ConvOp : public DeviceOp {
       case Family::kDirect: what = "direct kernel"; break;
       case Family::kCudnnGraph: what = "cudnn_graph " + engine_.describe(); break;
       case Family::kCublasLt: what = std::string(family_name(family_, fp8_)) + " " + gemm_algo_.describe(); break;
+      case Family::kIgemm: what = "igemm tile " + int8::igemm_tile_name(igemm_tile_); break;
     }
     std::string out = (fp8_ ? "fp8 " : "int8 ") + what;
     if (ms_ > 0) out += fmt::format(", {:.3f} ms", ms_);
@@ -269,6 +281,7 @@ class Int8ConvOp : public DeviceOp {
     const auto want = [&](Family f) { return !forced || *forced == f; };
     if (want(Family::kCudnnGraph)) try_graph(timer, best);
     if (want(Family::kCublasLt)) try_imma(timer, best);
+    if (want(Family::kIgemm)) try_igemm(timer, best);
     if (!fp8_ && (want(Family::kLegacy) || (forced && best.ms < 0 && *forced != Family::kDirect))) {
       if (forced && *forced != Family::kLegacy)
         skipped_.push_back(fmt::format("forced family {} unavailable: using the others", family_name(*forced)));
@@ -313,6 +326,7 @@ class Int8ConvOp : public DeviceOp {
       case Family::kLegacy: return run_legacy(s, d, algo_, workspace_);
       case Family::kCudnnGraph: return run_graph(s, *d.plan);
       case Family::kCublasLt: return run_imma(s, *d.gemm, d.gemm_algo);
+      case Family::kIgemm: return run_igemm(s, igemm_tile_);
       case Family::kDirect: break;
     }
   }
@@ -455,6 +469,71 @@ class Int8ConvOp : public DeviceOp {
       }
     }
     if (kept && best.tactic.value("family", "") == name) best.gemm = std::move(gemm);
+  }
+
+  void try_igemm(TacticTimer& timer, Best& best) {
+    RunState& state = timer.state;
+    const std::string why_not = int8::igemm_unsupported(igemm_params(state));
+    if (!why_not.empty()) {
+      skipped_.push_back("igemm: " + why_not);
+      return;
+    }
+    for (int tile = 0; tile < int8::igemm_tile_count(); ++tile) {
+      double ms;
+      try {
+        ms = timer.time_ms([&] { run_igemm(state, tile); });
+      } catch (const Error& e) {
+        skipped_.push_back(fmt::format("igemm tile {}: {}", int8::igemm_tile_name(tile), e.what()));
+        continue;
+      }
+      family_ = Family::kIgemm;
+      igemm_tile_ = tile;
+      workspace_ = 0;
+      if (keep_if_best(best, ms)) {
+        best.graph.reset();
+        best.plan.reset();
+        best.gemm.reset();
+      }
+    }
+  }
+
+  // The igemm kernel's parameters at the state's batch: the direct kernel's geometry and
+  // the epilogue of epilogue() below.
+  int8::IgemmConvParams igemm_params(const RunState& s) const {
+    const Dims xd = xv_.dims_at(s.batch), yd = accv_.dims_at(s.batch);
+    int8::IgemmConvParams p;
+    p.n = static_cast<int>(xd[0]);
+    p.c = static_cast<int>(xd[1]);
+    p.h = static_cast<int>(xd[2]);
+    p.w = static_cast<int>(xd[3]);
+    p.k = y_quant_ ? k_pad_ : k_;
+    p.r = direct_params_.r;
+    p.s = direct_params_.s;
+    p.ho = static_cast<int>(yd[2]);
+    p.wo = static_cast<int>(yd[3]);
+    p.pad_h = direct_params_.pad_h;
+    p.pad_w = direct_params_.pad_w;
+    p.stride_h = direct_params_.stride_h;
+    p.stride_w = direct_params_.stride_w;
+    p.dil_h = direct_params_.dil_h;
+    p.dil_w = direct_params_.dil_w;
+    p.fp8 = fp8_;
+    p.scale = static_cast<const float*>(s.at(scale_));
+    p.bias = static_cast<const float*>(s.at(bias_));
+    p.z = z_ >= 0 ? s.at(z_) : nullptr;
+    p.z_kind = z_kind_;
+    p.z_stride = z_channels_;
+    p.z_scale = z_scale_;
+    p.relu = relu_;
+    p.y = s.at(y_);
+    p.y_stride = p.k;
+    p.y_kind = !y_quant_ ? int8::IgemmOutput::kF16 : fp8_ ? int8::IgemmOutput::kFp8 : int8::IgemmOutput::kInt8;
+    p.y_inv_scale = y_inv_scale_;
+    return p;
+  }
+
+  void run_igemm(const RunState& s, int tile) {
+    KILN_CUDA_CALL(label(), int8::igemm_conv(igemm_params(s), tile, s.at(x_), s.at(w_), s.stream));
   }
 
   // The GEMM of the cuBLASLt family at `batch`: INT8 takes the folded bias (alpha is a
@@ -705,6 +784,10 @@ class Int8ConvOp : public DeviceOp {
             d->gemm_algo = d->gemm->algos(s.cublaslt, 1, s.workspace_bytes).at(0);
           break;
         }
+        case Family::kIgemm:
+          if (const std::string why = int8::igemm_unsupported(igemm_params(s)); !why.empty())
+            fail("igemm does not run at batch {}: {}", s.batch, why);
+          break;
         case Family::kDirect: break;
       }
     } catch (const Error& e) {
@@ -735,6 +818,7 @@ class Int8ConvOp : public DeviceOp {
   cudnnConvolutionFwdAlgo_t algo_ = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
   int8::EngineChoice engine_;
   kernels::GemmAlgo gemm_algo_;
+  int igemm_tile_ = 0;
   size_t workspace_ = 0;
   int8::DirectConvParams direct_params_;  // geometry of the direct kernel
   // Selection results for describe_tactic().

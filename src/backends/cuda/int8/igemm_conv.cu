@@ -1,0 +1,510 @@
+#include "backends/cuda/int8/igemm_conv.h"
+
+#include "backends/cuda/int8/wgmma_ops.cuh"
+
+#include <atomic>
+#include <climits>
+
+#include <cuda_fp16.h>
+#include <cuda_fp8.h>
+
+namespace kiln::cuda::int8 {
+
+namespace {
+
+// Bytes of the reduction (input channels of one filter tap) per pipeline stage: four 16-byte
+// chunks, two mma k-steps of 32.
+constexpr int kBK = 64;
+
+__device__ __forceinline__ uint32_t shared_address(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+// 16 bytes global -> shared without a register round trip; `valid` false writes zeros
+// (im2col padding, channels past c, filters past k).
+__device__ __forceinline__ void copy16_async(uint32_t dst, const void* src, bool valid) {
+  const int bytes = valid ? 16 : 0;
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(bytes));
+}
+__device__ __forceinline__ void commit_async() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int Pending>
+__device__ __forceinline__ void wait_async() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(Pending));
+}
+
+__device__ __forceinline__ void load_matrix_x4(uint32_t address, uint32_t (&r)[4]) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(address));
+}
+
+// Byte offset of (row, 16-byte chunk) in a [rows][64 bytes] stage tile. Rows are 64 bytes, so
+// without the XOR the 8 rows one ldmatrix phase reads would fall on 4 bank groups twice
+// over; with it they cover all 32 banks once.
+__device__ __forceinline__ int tile_offset(int row, int chunk) { return row * kBK + ((chunk ^ ((row >> 1) & 3)) << 4); }
+
+// One m16n8k32 tensor-core step: INT8 with int32 sums, or E4M3 with f32 sums.
+template <bool Fp8>
+struct TensorCoreStep;
+
+template <>
+struct TensorCoreStep<false> {
+  using Acc = int;
+  __device__ __forceinline__ static void run(int (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    asm("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+};
+
+template <>
+struct TensorCoreStep<true> {
+  using Acc = float;
+  __device__ __forceinline__ static void run(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+    asm("mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
+  }
+};
+
+__device__ __forceinline__ int8_t saturate_round(float v) {
+  const int q = __float2int_rn(v);
+  return static_cast<int8_t>(q < -128 ? -128 : (q > 127 ? 127 : q));
+}
+__device__ __forceinline__ uint8_t to_e4m3(float v) {
+  return static_cast<uint8_t>(__nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3));
+}
+__device__ __forceinline__ float from_e4m3(uint8_t c) {
+  return __half2float(__half(__nv_cvt_fp8_to_halfraw(static_cast<__nv_fp8_storage_t>(c), __NV_E4M3)));
+}
+
+// conv_epilogue's arithmetic (see int8_kernels.cu), the same intrinsics in the same order so
+// that INT8 results are identical:
+//   v = fma(acc, scale, bias); v = fma(z, z_scale, v) (or v + z for f16 z); relu; convert.
+__device__ __forceinline__ float add_residual(const IgemmConvParams& p, float v, float z) {
+  return p.z_kind == ResidualKind::kF16 ? __fadd_rn(v, z) : __fmaf_rn(z, p.z_scale, v);
+}
+__device__ __forceinline__ float residual_at(const IgemmConvParams& p, int64_t pixel, int channel) {
+  const int64_t at = pixel * p.z_stride + channel;
+  switch (p.z_kind) {
+    case ResidualKind::kInt8: return static_cast<float>(static_cast<const int8_t*>(p.z)[at]);
+    case ResidualKind::kFp8: return from_e4m3(static_cast<const uint8_t*>(p.z)[at]);
+    case ResidualKind::kF16: return __half2float(static_cast<const __half*>(p.z)[at]);
+    case ResidualKind::kNone: break;
+  }
+  return 0.0f;
+}
+
+// Bytes per element of the residual and of the output.
+__device__ __forceinline__ int residual_bytes(const IgemmConvParams& p) {
+  return p.z_kind == ResidualKind::kF16 ? 2 : 1;
+}
+__device__ __forceinline__ int output_bytes(const IgemmConvParams& p) { return p.y_kind == IgemmOutput::kF16 ? 2 : 1; }
+
+// Rows of `stride` elements of `bytes` starting at `ptr` can be moved in 16-byte pieces.
+__device__ __forceinline__ bool rows_aligned(const void* ptr, int stride, int bytes) {
+  return (reinterpret_cast<uintptr_t>(ptr) & 15) == 0 && (stride * bytes) % 16 == 0;
+}
+
+// Shared-memory tiles of the epilogue have rows of BN elements plus 16 bytes: the pad puts
+// the 8 rows one warp touches per fragment on distinct banks.
+__host__ __device__ constexpr int epilogue_row_bytes(int bn, int element_bytes) { return bn * element_bytes + 16; }
+
+// Shared memory before the residual tile: the pipeline's stage tiles, or the output tile
+// (f16 at most) if larger; a multiple of 512 so the residual tile stays 16-byte aligned.
+__host__ __device__ constexpr int main_smem_bytes(int bm, int bn, int stages) {
+  const int pipeline = stages * (bm + bn) * kBK, output = bm * epilogue_row_bytes(bn, 2);
+  return ((pipeline > output ? pipeline : output) + 511) / 512 * 512;
+}
+
+// The kernel: one thread block computes a BM x BN tile of the output (pixels x channels).
+// mma.sync (Wgmma false): WM x WN warps, each a (BM/WM) x (BN/WN) tile of m16n8 fragments
+// loaded with ldmatrix. wgmma (Hopper): BM/64 warpgroups, each 64 rows x BN read straight
+// from shared memory; then WM = BM/16 warps of 16 rows and all BN columns (WN = 1), whose
+// accumulators have the same m16n8 fragment layout, so the epilogue is shared.
+// MinBlocks > 1 caps registers so that many blocks share an SM: the memory-bound shapes
+// (1x1 convolutions over few channels) need the bytes of many blocks in flight.
+template <bool Fp8, bool Wgmma, int BM, int BN, int WM, int WN, int Stages, int MinBlocks>
+__global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
+    igemm_conv_kernel(IgemmConvParams p, const uint8_t* __restrict__ x, const uint8_t* __restrict__ w) {
+  using Step = TensorCoreStep<Fp8>;
+  using Acc = typename Step::Acc;
+  static_assert(!Wgmma || (WM * 16 == BM && WN == 1 && BM % 64 == 0), "wgmma: one warp per 16 rows");
+  constexpr int kThreads = WM * WN * 32;
+  constexpr int kWarpM = BM / WM, kWarpN = BN / WN;
+  constexpr int kFragsM = kWarpM / 16, kFragsN = kWarpN / 8;
+  static_assert(kWarpM % 16 == 0 && kWarpN % 16 == 0, "warp tiles are whole pairs of m16n8 fragments");
+  static_assert(!Wgmma || BN == 64 || BN == 128, "wgmma wrappers exist for n64 and n128");
+  // Each thread copies one 16-byte chunk (of four per row) of kRowsPerPass rows per pass.
+  constexpr int kRowsPerPass = kThreads / 4;
+  static_assert(BM % kRowsPerPass == 0 && BN % kRowsPerPass == 0, "copy passes cover the tile");
+  constexpr int kLoadsA = BM / kRowsPerPass, kLoadsB = BN / kRowsPerPass;
+  constexpr int kStageBytes = (BM + BN) * kBK;
+
+  // Stage tiles start on 512 bytes: the 64-byte swizzle wgmma applies is a function of the
+  // address, so tile_offset's pattern must line up with it (the launch adds the slack).
+  extern __shared__ __align__(128) uint8_t smem_raw[];
+  uint8_t* const smem = smem_raw + ((512 - (shared_address(smem_raw) & 511)) & 511);
+  // Then, after the stage tiles (which the output tile reuses), the residual tile.
+  constexpr int z_tile_offset = main_smem_bytes(BM, BN, Stages);
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int warp_m = warp / WN, warp_n = warp % WN;
+  const int64_t pixels = int64_t(p.n) * p.ho * p.wo;
+  // Output channels vary fastest across blocks so that blocks reading the same pixels run
+  // together and share them through L2.
+  const int block_n = blockIdx.x * BN;
+  const int64_t block_m = int64_t(blockIdx.y) * BM;
+
+  // This thread's copy assignments: the same chunk of kLoadsA pixel rows and kLoadsB filters.
+  const int chunk = tid & 3;
+  const int first_row = tid >> 2;
+  const uint8_t* image[kLoadsA];
+  int ih0[kLoadsA], iw0[kLoadsA];
+#pragma unroll
+  for (int i = 0; i < kLoadsA; ++i) {
+    const int64_t m = block_m + first_row + i * kRowsPerPass;
+    if (m < pixels) {
+      const int per_image = p.ho * p.wo;
+      const int img = static_cast<int>(m / per_image);
+      const int rem = static_cast<int>(m - int64_t(img) * per_image);
+      const int oh = rem / p.wo, ow = rem - (rem / p.wo) * p.wo;
+      image[i] = x + int64_t(img) * p.h * p.w * p.c;
+      ih0[i] = oh * p.stride_h - p.pad_h;
+      iw0[i] = ow * p.stride_w - p.pad_w;
+    } else {  // past the last pixel: every tap out of bounds, zeros
+      image[i] = x;
+      ih0[i] = INT_MIN / 2;
+      iw0[i] = 0;
+    }
+  }
+  const int filter_stride = p.r * p.s * p.c;
+  const uint8_t* filter[kLoadsB];
+  bool filter_ok[kLoadsB];
+#pragma unroll
+  for (int j = 0; j < kLoadsB; ++j) {
+    const int k = block_n + first_row + j * kRowsPerPass;
+    filter_ok[j] = k < p.k;
+    filter[j] = w + (filter_ok[j] ? int64_t(k) * filter_stride : 0);
+  }
+
+  const int channel_blocks = (p.c + kBK - 1) / kBK;
+  const int steps = p.r * p.s * channel_blocks;
+
+  // Stage `stage` <- reduction step `step`: filter tap (tr, ts), channels [cb*64, cb*64+64).
+  auto load_step = [&](int stage, int step) {
+    const int tap = step / channel_blocks;
+    const int cb = step - tap * channel_blocks;
+    const int tr = tap / p.s, ts = tap - (tap / p.s) * p.s;
+    const int byte = cb * kBK + chunk * 16;
+    const bool channels_ok = byte < p.c;
+    uint8_t* tile = smem + stage * kStageBytes;
+#pragma unroll
+    for (int i = 0; i < kLoadsA; ++i) {
+      const int ih = ih0[i] + tr * p.dil_h, iw = iw0[i] + ts * p.dil_w;
+      const bool ok = channels_ok && ih >= 0 && ih < p.h && iw >= 0 && iw < p.w;
+      const uint8_t* src = ok ? image[i] + (int64_t(ih) * p.w + iw) * p.c + byte : x;
+      copy16_async(shared_address(tile + tile_offset(first_row + i * kRowsPerPass, chunk)), src, ok);
+    }
+#pragma unroll
+    for (int j = 0; j < kLoadsB; ++j) {
+      const bool ok = channels_ok && filter_ok[j];
+      const uint8_t* src = ok ? filter[j] + tap * p.c + byte : w;
+      copy16_async(shared_address(tile + BM * kBK + tile_offset(first_row + j * kRowsPerPass, chunk)), src, ok);
+    }
+  };
+
+  Acc acc[kFragsM][kFragsN][4];
+#pragma unroll
+  for (int i = 0; i < kFragsM; ++i)
+#pragma unroll
+    for (int j = 0; j < kFragsN; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[i][j][e] = Acc(0);
+
+  // The residual tile, when it moves in 16-byte pieces, is fetched into shared memory with
+  // the first stage, so its latency hides behind the main loop instead of following it.
+  const int z_bytes = residual_bytes(p);
+  const int z_row = epilogue_row_bytes(BN, z_bytes);
+  uint8_t* const z_tile = smem + z_tile_offset;
+  const bool z_staged = p.z_kind != ResidualKind::kNone && p.k % 16 == 0 && rows_aligned(p.z, p.z_stride, z_bytes);
+  if (z_staged) {
+    const int chunks_per_row = BN * z_bytes / 16;
+    const int per_chunk = 16 / z_bytes;  // channels
+    for (int index = tid; index < BM * chunks_per_row; index += kThreads) {
+      const int row = index / chunks_per_row, chunk_index = index - (index / chunks_per_row) * chunks_per_row;
+      const int64_t m = block_m + row;
+      const int col = block_n + chunk_index * per_chunk;
+      const bool ok = m < pixels && col < p.k;
+      const uint8_t* src = ok ? static_cast<const uint8_t*>(p.z) + (m * p.z_stride + col) * z_bytes
+                              : static_cast<const uint8_t*>(p.z);
+      copy16_async(shared_address(z_tile + row * z_row + chunk_index * 16), src, ok);
+    }
+  }
+
+  // Steps in flight ahead of the one computed. wgmma keeps one batch of MMAs running while
+  // the next is issued, so the stage it reads is refilled one step later than mma.sync's.
+  constexpr int kAhead = Wgmma ? Stages - 2 : Stages - 1;
+#pragma unroll
+  for (int s = 0; s < kAhead; ++s) {
+    if (s < steps) load_step(s, s);
+    commit_async();
+  }
+
+  for (int step = 0; step < steps; ++step) {
+    wait_async<kAhead - 1>();  // this step's stage has landed (for this thread) ...
+    if constexpr (Wgmma) wgmma::fence_async_shared();  // ... visible to wgmma's reads ...
+    __syncthreads();           // ... for every thread, and the stage refilled below is free
+    const int next = step + kAhead;
+    if (next < steps) load_step(next % Stages, next);
+    commit_async();
+
+    const uint8_t* tile = smem + (step % Stages) * kStageBytes;
+    const uint32_t a_tile = shared_address(tile), b_tile = shared_address(tile + BM * kBK);
+    if constexpr (Wgmma) {
+      // This warpgroup's 64 rows of A; B whole. Two k32 steps, 32 bytes apart in the rows.
+      const uint64_t a_desc = wgmma::descriptor(a_tile + (warp / 4) * 64 * kBK);
+      const uint64_t b_desc = wgmma::descriptor(b_tile);
+      auto& d = reinterpret_cast<Acc(&)[kFragsN * 4]>(acc[0]);
+      wgmma::fence();
+      wgmma::Mma<Fp8, BN>::run(d, a_desc, b_desc, 1);
+      wgmma::Mma<Fp8, BN>::run(d, a_desc + 2, b_desc + 2, 1);
+      wgmma::commit();
+      // The previous step's batch is done: its stage may be refilled after the next barrier.
+      wgmma::wait<1>();
+    } else {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {  // two k32 steps per 64-byte stage
+      uint32_t a[kFragsM][4];
+#pragma unroll
+      for (int i = 0; i < kFragsM; ++i) {
+        // Lanes 0-15 address rows 0-15 of the fragment at the low 16 bytes, lanes 16-31 the
+        // high 16 bytes: registers a0..a3 as mma's row-major A operand wants them.
+        const int row = warp_m * kWarpM + i * 16 + (lane & 15);
+        load_matrix_x4(a_tile + tile_offset(row, 2 * half + (lane >> 4)), a[i]);
+      }
+      uint32_t b[kFragsN][2];
+#pragma unroll
+      for (int j = 0; j < kFragsN; j += 2) {
+        // Two n8 fragments per ldmatrix: lanes 0-7 / 8-15 the low / high 16 bytes of filters
+        // 0-7, lanes 16-23 / 24-31 the same of filters 8-15.
+        const int row = warp_n * kWarpN + j * 8 + ((lane >> 4) << 3) + (lane & 7);
+        uint32_t r[4];
+        load_matrix_x4(b_tile + tile_offset(row, 2 * half + ((lane >> 3) & 1)), r);
+        b[j][0] = r[0];
+        b[j][1] = r[1];
+        b[j + 1][0] = r[2];
+        b[j + 1][1] = r[3];
+      }
+#pragma unroll
+      for (int i = 0; i < kFragsM; ++i)
+#pragma unroll
+        for (int j = 0; j < kFragsN; ++j) Step::run(acc[i][j], a[i], b[j][0], b[j][1]);
+    }
+    }
+  }
+  wait_async<0>();
+  if constexpr (Wgmma) wgmma::wait<0>();
+  __syncthreads();  // every warp is done with the stage tiles: the epilogue reuses them
+
+  // Phase 1: each thread finishes its accumulators (scale, bias, residual, relu, conversion)
+  // and writes the output elements into a tile in shared memory (over the stage tiles).
+  // Accumulator layout of m16n8: lane holds rows lane/4 and lane/4 + 8, columns 2*(lane%4)
+  // and the next one.
+  const int y_bytes = output_bytes(p);
+  const int y_row = epilogue_row_bytes(BN, y_bytes);
+  uint8_t* const y_tile = smem;
+  const int group = lane >> 2, pair = (lane & 3) * 2;
+#pragma unroll
+  for (int j = 0; j < kFragsN; ++j) {
+    const int local_col = warp_n * kWarpN + j * 8 + pair;
+    const int col = block_n + local_col;
+    const bool first = col < p.k, second = col + 1 < p.k;
+    const float scale0 = first ? p.scale[col] : 0.0f, bias0 = first ? p.bias[col] : 0.0f;
+    const float scale1 = second ? p.scale[col + 1] : 0.0f, bias1 = second ? p.bias[col + 1] : 0.0f;
+#pragma unroll
+    for (int i = 0; i < kFragsM; ++i)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int local_row = warp_m * kWarpM + i * 16 + group + h * 8;
+        const int64_t m = block_m + local_row;
+        float v0 = __fmaf_rn(static_cast<float>(acc[i][j][2 * h]), scale0, bias0);
+        float v1 = __fmaf_rn(static_cast<float>(acc[i][j][2 * h + 1]), scale1, bias1);
+        if (p.z_kind != ResidualKind::kNone) {
+          float z0 = 0.0f, z1 = 0.0f;
+          if (z_staged) {
+            const uint8_t* z = z_tile + local_row * z_row + local_col * z_bytes;
+            if (p.z_kind == ResidualKind::kF16) {
+              const __half2 zz = *reinterpret_cast<const __half2*>(z);
+              z0 = __low2float(zz);
+              z1 = __high2float(zz);
+            } else if (p.z_kind == ResidualKind::kInt8) {
+              z0 = static_cast<float>(static_cast<int8_t>(z[0]));
+              z1 = static_cast<float>(static_cast<int8_t>(z[1]));
+            } else {
+              z0 = from_e4m3(z[0]);
+              z1 = from_e4m3(z[1]);
+            }
+          } else if (m < pixels) {
+            if (first) z0 = residual_at(p, m, col);
+            if (second) z1 = residual_at(p, m, col + 1);
+          }
+          v0 = add_residual(p, v0, z0);
+          v1 = add_residual(p, v1, z1);
+        }
+        if (p.relu) {
+          v0 = fmaxf(v0, 0.0f);
+          v1 = fmaxf(v1, 0.0f);
+        }
+        uint8_t* out = y_tile + local_row * y_row + local_col * y_bytes;
+        switch (p.y_kind) {
+          case IgemmOutput::kInt8:
+            out[0] = static_cast<uint8_t>(saturate_round(__fmul_rn(v0, p.y_inv_scale)));
+            out[1] = static_cast<uint8_t>(saturate_round(__fmul_rn(v1, p.y_inv_scale)));
+            break;
+          case IgemmOutput::kFp8:
+            out[0] = to_e4m3(__fmul_rn(v0, p.y_inv_scale));
+            out[1] = to_e4m3(__fmul_rn(v1, p.y_inv_scale));
+            break;
+          case IgemmOutput::kF16:
+            *reinterpret_cast<__half2*>(out) = __halves2half2(__float2half_rn(v0), __float2half_rn(v1));
+            break;
+        }
+      }
+  }
+  __syncthreads();
+
+  // Phase 2: the tile to global memory, 16 bytes of one pixel per thread and iteration;
+  // consecutive threads take consecutive pieces of a row, so a warp writes whole rows.
+  const int chunks_per_row = BN * y_bytes / 16;
+  const int per_chunk = 16 / y_bytes;  // channels
+  const bool y_vectors = rows_aligned(p.y, p.y_stride, y_bytes);
+  for (int index = tid; index < BM * chunks_per_row; index += kThreads) {
+    const int row = index / chunks_per_row, chunk_index = index - (index / chunks_per_row) * chunks_per_row;
+    const int64_t m = block_m + row;
+    const int col = block_n + chunk_index * per_chunk;
+    if (m >= pixels || col >= p.k) continue;
+    const uint8_t* src = y_tile + row * y_row + chunk_index * 16;
+    uint8_t* dst = static_cast<uint8_t*>(p.y) + (m * p.y_stride + col) * y_bytes;
+    if (y_vectors && col + per_chunk <= p.k) {
+      *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
+    } else {
+      const int bytes = (col + per_chunk <= p.k ? per_chunk : p.k - col) * y_bytes;
+      for (int e = 0; e < bytes; ++e) dst[e] = src[e];
+    }
+  }
+}
+
+// Launches one instantiation. The shared-memory opt-in above 48 KB is a per-device
+// setting of the kernel, made once per device (a bit per device ordinal).
+template <bool Fp8, bool Wgmma, int BM, int BN, int WM, int WN, int Stages, int MinBlocks = 1>
+cudaError_t launch(const IgemmConvParams& p, const void* x, const void* w, cudaStream_t stream) {
+  // The stage tiles (reused by the output tile), the residual tile if any, and 512 bytes of
+  // alignment slack. The opt-in covers the largest (f16 residual).
+  constexpr int kMaxSmem = main_smem_bytes(BM, BN, Stages) + BM * epilogue_row_bytes(BN, 2) + 512;
+  const int z_smem = p.z_kind == ResidualKind::kNone ? 0
+                     : BM * epilogue_row_bytes(BN, p.z_kind == ResidualKind::kF16 ? 2 : 1);
+  const int smem = main_smem_bytes(BM, BN, Stages) + z_smem + 512;
+  auto kernel = igemm_conv_kernel<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks>;
+  static std::atomic<uint64_t> opted_in{0};
+  int device = 0;
+  if (const cudaError_t st = cudaGetDevice(&device); st != cudaSuccess) return st;
+  const uint64_t bit = uint64_t(1) << (device & 63);
+  if (!(opted_in.load() & bit)) {
+    const cudaError_t st = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSmem);
+    if (st != cudaSuccess) return st;
+    opted_in.fetch_or(bit);
+  }
+  const int64_t pixels = int64_t(p.n) * p.ho * p.wo;
+  const dim3 grid((p.k + BN - 1) / BN, static_cast<unsigned>((pixels + BM - 1) / BM));
+  kernel<<<grid, WM * WN * 32, smem, stream>>>(p, static_cast<const uint8_t*>(x), static_cast<const uint8_t*>(w));
+  return cudaGetLastError();
+}
+
+// The tiles: name, block shape, warps. Wide tiles for the large early layers, narrow ones
+// for few output channels (64) or few pixels (the 7x7 stage at small batches).
+struct TileEntry {
+  const char* name;
+  int bm, bn;
+  bool wgmma;  // needs sm_90a
+  cudaError_t (*int8)(const IgemmConvParams&, const void*, const void*, cudaStream_t);
+  cudaError_t (*fp8)(const IgemmConvParams&, const void*, const void*, cudaStream_t);
+};
+
+const TileEntry kTiles[] = {
+    {"128x128", 128, 128, false, launch<false, false, 128, 128, 2, 4, 4>, launch<true, false, 128, 128, 2, 4, 4>},
+    {"128x64", 128, 64, false, launch<false, false, 128, 64, 4, 2, 4>, launch<true, false, 128, 64, 4, 2, 4>},
+    {"64x64", 64, 64, false, launch<false, false, 64, 64, 2, 2, 4>, launch<true, false, 64, 64, 2, 2, 4>},
+    {"64x128", 64, 128, false, launch<false, false, 64, 128, 2, 4, 4>, launch<true, false, 64, 128, 2, 4, 4>},
+    {"wgmma 128x128", 128, 128, true, launch<false, true, 128, 128, 8, 1, 5>, launch<true, true, 128, 128, 8, 1, 5>},
+    {"wgmma 128x64", 128, 64, true, launch<false, true, 128, 64, 8, 1, 6>, launch<true, true, 128, 64, 8, 1, 6>},
+    {"wgmma 64x128", 64, 128, true, launch<false, true, 64, 128, 4, 1, 6>, launch<true, true, 64, 128, 4, 1, 6>},
+    {"wgmma 64x64", 64, 64, true, launch<false, true, 64, 64, 4, 1, 6>, launch<true, true, 64, 64, 4, 1, 6>},
+    // Short pipelines and capped registers: many resident blocks for the memory-bound shapes.
+    {"64x64 s2", 64, 64, false, launch<false, false, 64, 64, 2, 2, 2, 8>, launch<true, false, 64, 64, 2, 2, 2, 8>},
+    {"64x128 s2", 64, 128, false, launch<false, false, 64, 128, 2, 4, 2, 4>, launch<true, false, 64, 128, 2, 4, 2, 4>},
+    {"128x64 s2", 128, 64, false, launch<false, false, 128, 64, 4, 2, 2, 4>, launch<true, false, 128, 64, 4, 2, 2, 4>},
+    {"wgmma 64x64 s3", 64, 64, true, launch<false, true, 64, 64, 4, 1, 3, 8>, launch<true, true, 64, 64, 4, 1, 3, 8>},
+    {"wgmma 128x64 s3", 128, 64, true, launch<false, true, 128, 64, 8, 1, 3, 4>,
+     launch<true, true, 128, 64, 8, 1, 3, 4>},
+};
+constexpr int kTileCount = sizeof(kTiles) / sizeof(kTiles[0]);
+
+// wgmma kernels are built for sm_90a only (the PTX for later GPUs has them empty), so
+// they run on compute capability 9.0 devices alone. Cached per device ordinal.
+bool device_runs_wgmma() {
+  static std::atomic<int> known[64];  // 0 unknown, 1 yes, 2 no
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= 64) return false;
+  int state = known[device].load();
+  if (state == 0) {
+    int major = 0, minor = 0;
+    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
+    cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device);
+    state = major == 9 && minor == 0 ? 1 : 2;
+    known[device].store(state);
+  }
+  return state == 1;
+}
+
+}  // namespace
+
+int igemm_tile_count() { return kTileCount; }
+
+int igemm_tile_index(const std::string& name) {
+  for (int i = 0; i < kTileCount; ++i)
+    if (name == kTiles[i].name) return i;
+  return -1;
+}
+
+std::string igemm_tile_name(int tile) {
+  return tile >= 0 && tile < kTileCount ? kTiles[tile].name : "tile " + std::to_string(tile);
+}
+
+std::string igemm_unsupported(const IgemmConvParams& p) {
+  if (p.c <= 0 || p.c % 16 != 0) return std::to_string(p.c) + " input channels: not a multiple of 16";
+  if (p.k <= 0) return "no output channels";
+  if (p.r <= 0 || p.s <= 0 || p.ho <= 0 || p.wo <= 0 || p.n <= 0) return "empty convolution";
+  if (p.y_stride < p.k) return "output rows of " + std::to_string(p.y_stride) + " for " + std::to_string(p.k) + " channels";
+  if (p.z_kind != ResidualKind::kNone && p.z_stride < p.k)
+    return "residual rows of " + std::to_string(p.z_stride) + " for " + std::to_string(p.k) + " channels";
+  if (p.fp8 != (p.y_kind == IgemmOutput::kFp8) && p.y_kind != IgemmOutput::kF16)
+    return "INT8 operands with an FP8 output or FP8 operands with an INT8 output";
+  const int64_t pixels = int64_t(p.n) * p.ho * p.wo;
+  if ((pixels + 63) / 64 > 65535) return std::to_string(pixels) + " output pixels: beyond the grid of the smallest tile";
+  if (int64_t(p.n) * p.h * p.w * p.c >= (int64_t(1) << 40)) return "input too large";
+  return {};
+}
+
+cudaError_t igemm_conv(const IgemmConvParams& p, int tile, const void* x, const void* w, cudaStream_t stream) {
+  if (tile < 0 || tile >= kTileCount || !igemm_unsupported(p).empty()) return cudaErrorInvalidValue;
+  const int64_t pixels = int64_t(p.n) * p.ho * p.wo;
+  if ((pixels + kTiles[tile].bm - 1) / kTiles[tile].bm > 65535) return cudaErrorInvalidConfiguration;
+  if (kTiles[tile].wgmma && !device_runs_wgmma()) return cudaErrorNotSupported;
+  return p.fp8 ? kTiles[tile].fp8(p, x, w, stream) : kTiles[tile].int8(p, x, w, stream);
+}
+
+}  // namespace kiln::cuda::int8
