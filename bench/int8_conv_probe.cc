@@ -22,9 +22,15 @@
 //
 //   int8_conv_probe OUT.json [BATCH=256] [all|int8|fp8|fp8gemm]
 //
+// KILN_PROBE_SHAPES="s1 1x1,s3 3x3" keeps the shapes whose names contain one of the
+// comma-separated pieces (for a profiler run on one shape). Each shape also gets a "memcpy"
+// row: a device-to-device copy moving as many bytes as the INT8 convolution must (input,
+// residual and output once each), the memory roofline in the same conditions.
+//
 // A family that fails prints its error and the probe goes on.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -452,8 +458,20 @@ int main(int argc, char** argv) {
     const size_t ws_bytes = 512u << 20;
     DeviceBuf ws(ws_bytes);
 
+    const char* shape_filter = std::getenv("KILN_PROBE_SHAPES");
+    const auto shape_wanted = [&](const std::string& name) {
+      if (!shape_filter || !*shape_filter) return true;
+      std::string pieces = shape_filter;
+      for (size_t start = 0; start <= pieces.size();) {
+        const size_t end = std::min(pieces.find(',', start), pieces.size());
+        if (end > start && name.find(pieces.substr(start, end - start)) != std::string::npos) return true;
+        start = end + 1;
+      }
+      return false;
+    };
     for (const Shape& sh : kShapes) {
       if (gemm_only && (sh.r != 1 || sh.stride != 1 || sh.residual)) continue;
+      if (!shape_wanted(sh.name)) continue;
       const int64_t ho = (sh.h + 2 * sh.pad - sh.r) / sh.stride + 1;
       const size_t x_n = size_t(n) * sh.h * sh.h * sh.c, w_n = size_t(sh.k) * sh.r * sh.r * sh.c,
                    y_n = size_t(n) * ho * ho * sh.k;
@@ -487,6 +505,18 @@ int main(int argc, char** argv) {
         std::printf("%-26s %-14s FAILED: %s\n", sh.name, family.c_str(), error.c_str());
         row[family] = {{"error", error}};
       };
+
+      {  // the memory roofline: a copy moving the convolution's INT8 bytes
+        const size_t traffic = x_n + y_n * (sh.residual ? 2 : 1);
+        const size_t half = std::min(traffic / 2, ws_bytes / 2);
+        char* base = static_cast<char*>(ws.p);
+        const double ms = time_ms(stream, [&] {
+          CHECK_CUDA(cudaMemcpyAsync(base + ws_bytes / 2, base, half, cudaMemcpyDeviceToDevice, stream));
+        });
+        std::printf("%-26s %-14s %9.3f ms  %.0f MB moved, %.2f TB/s\n", sh.name, "memcpy", ms, 2.0 * half / 1e6,
+                    2.0 * half / ms / 1e9);
+        row["memcpy"] = {{"ms", ms}, {"bytes", 2 * half}};
+      }
 
       // Legacy: cudnnConvolutionForward INT8 -> FLOAT, then the epilogue kernel (exact reference).
       bool have_ref = false;

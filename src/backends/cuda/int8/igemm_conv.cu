@@ -16,6 +16,27 @@ namespace {
 // chunks, two mma k-steps of 32.
 constexpr int kBK = 64;
 
+// Division by a divisor fixed at launch, as a multiply-high and a shift: the index math of
+// every copy (pixel -> image, row, column; step -> filter tap) otherwise costs a software
+// division each, which made the memory-bound shapes instruction-bound. Exact for
+// dividends below 2^31 (the round-up method, as PyTorch's IntDivider).
+struct FastDivisor {
+  uint32_t divisor = 1, multiplier = 1, shift = 0;
+  FastDivisor() = default;
+  explicit FastDivisor(uint32_t d) : divisor(d) {
+    while ((uint32_t(1) << shift) < d) ++shift;
+    multiplier = static_cast<uint32_t>(((uint64_t(1) << 32) * ((uint64_t(1) << shift) - d)) / d + 1);
+  }
+  __device__ __forceinline__ int div(int n) const {
+    return static_cast<int>((__umulhi(static_cast<uint32_t>(n), multiplier) + static_cast<uint32_t>(n)) >> shift);
+  }
+};
+
+// The kernel's divisors: output pixels per image and per row, filter width, channel blocks.
+struct Divisors {
+  FastDivisor per_image, wo, s, channel_blocks;
+};
+
 __device__ __forceinline__ uint32_t shared_address(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
 }
@@ -71,9 +92,27 @@ struct TensorCoreStep<true> {
   }
 };
 
-__device__ __forceinline__ int8_t saturate_round(float v) {
-  const int q = __float2int_rn(v);
-  return static_cast<int8_t>(q < -128 ? -128 : (q > 127 ? 127 : q));
+// Conversions without the conversion unit, whose throughput is a small fraction of the ALU's
+// and which bounded the epilogue of the memory-bound layers (three conversions per output).
+// Adding 1.5 * 2^23 puts an integer of magnitude below 2^22 in a float's low mantissa bits.
+constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
+constexpr int kMagicBits = 0x4B400000;
+
+// Exact int -> float (what static_cast gives), the fast way when |i| < 2^22.
+__device__ __forceinline__ float int_to_float(int i) {
+  if (i > -(1 << 22) && i < (1 << 22)) return __fsub_rn(__int_as_float(i + kMagicBits), kMagic);
+  return static_cast<float>(i);
+}
+__device__ __forceinline__ float int8_to_float(uint8_t byte) {
+  return __fsub_rn(__int_as_float(static_cast<int>(static_cast<int8_t>(byte)) + kMagicBits), kMagic);
+}
+
+// saturate(round_half_even(v)) to [-128, 127] as a byte, equal to int8_kernels.cu's
+// saturate_round for every non-NaN input: clamping before rounding gives the same as after,
+// and the magic addition rounds half to even.
+__device__ __forceinline__ uint32_t saturate_round_bits(float v) {
+  const float clamped = fminf(fmaxf(v, -128.0f), 127.0f);
+  return static_cast<uint32_t>(__float_as_int(__fadd_rn(clamped, kMagic)) - kMagicBits) & 0xFFu;
 }
 __device__ __forceinline__ uint8_t to_e4m3(float v) {
   return static_cast<uint8_t>(__nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3));
@@ -85,12 +124,13 @@ __device__ __forceinline__ float from_e4m3(uint8_t c) {
 // conv_epilogue's arithmetic (see int8_kernels.cu), the same intrinsics in the same order so
 // that INT8 results are identical:
 //   v = fma(acc, scale, bias); v = fma(z, z_scale, v) (or v + z for f16 z); relu; convert.
-__device__ __forceinline__ float add_residual(const IgemmConvParams& p, float v, float z) {
-  return p.z_kind == ResidualKind::kF16 ? __fadd_rn(v, z) : __fmaf_rn(z, p.z_scale, v);
+__device__ __forceinline__ float add_residual(const IgemmConvParams& p, ResidualKind z_kind, float v, float z) {
+  return z_kind == ResidualKind::kF16 ? __fadd_rn(v, z) : __fmaf_rn(z, p.z_scale, v);
 }
-__device__ __forceinline__ float residual_at(const IgemmConvParams& p, int64_t pixel, int channel) {
+__device__ __forceinline__ float residual_at(const IgemmConvParams& p, ResidualKind z_kind, int64_t pixel,
+                                             int channel) {
   const int64_t at = pixel * p.z_stride + channel;
-  switch (p.z_kind) {
+  switch (z_kind) {
     case ResidualKind::kInt8: return static_cast<float>(static_cast<const int8_t*>(p.z)[at]);
     case ResidualKind::kFp8: return from_e4m3(static_cast<const uint8_t*>(p.z)[at]);
     case ResidualKind::kF16: return __half2float(static_cast<const __half*>(p.z)[at]);
@@ -100,10 +140,14 @@ __device__ __forceinline__ float residual_at(const IgemmConvParams& p, int64_t p
 }
 
 // Bytes per element of the residual and of the output.
-__device__ __forceinline__ int residual_bytes(const IgemmConvParams& p) {
-  return p.z_kind == ResidualKind::kF16 ? 2 : 1;
-}
-__device__ __forceinline__ int output_bytes(const IgemmConvParams& p) { return p.y_kind == IgemmOutput::kF16 ? 2 : 1; }
+__host__ __device__ constexpr int residual_bytes(ResidualKind z_kind) { return z_kind == ResidualKind::kF16 ? 2 : 1; }
+__host__ __device__ constexpr int output_bytes(IgemmOutput y_kind) { return y_kind == IgemmOutput::kF16 ? 2 : 1; }
+
+// Epilogue variants. The common INT8 cases are compiled with the residual and output kinds
+// fixed, so the per-element code carries no branches on them and the tile index math uses
+// constant element sizes (the epilogue is most of the instructions of the memory-bound
+// shapes); everything else takes the kinds from the parameters.
+enum Epilogue : int { kEpilogueAny = 0, kEpilogueInt8 = 1, kEpilogueInt8Residual = 2 };
 
 // Rows of `stride` elements of `bytes` starting at `ptr` can be moved in 16-byte pieces.
 __device__ __forceinline__ bool rows_aligned(const void* ptr, int stride, int bytes) {
@@ -128,9 +172,9 @@ __host__ __device__ constexpr int main_smem_bytes(int bm, int bn, int stages) {
 // accumulators have the same m16n8 fragment layout, so the epilogue is shared.
 // MinBlocks > 1 caps registers so that many blocks share an SM: the memory-bound shapes
 // (1x1 convolutions over few channels) need the bytes of many blocks in flight.
-template <bool Fp8, bool Wgmma, int BM, int BN, int WM, int WN, int Stages, int MinBlocks>
+template <bool Fp8, bool Wgmma, int BM, int BN, int WM, int WN, int Stages, int MinBlocks, int Epi>
 __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
-    igemm_conv_kernel(IgemmConvParams p, const uint8_t* __restrict__ x, const uint8_t* __restrict__ w) {
+    igemm_conv_kernel(IgemmConvParams p, Divisors div, const uint8_t* __restrict__ x, const uint8_t* __restrict__ w) {
   using Step = TensorCoreStep<Fp8>;
   using Acc = typename Step::Acc;
   static_assert(!Wgmma || (WM * 16 == BM && WN == 1 && BM % 64 == 0), "wgmma: one warp per 16 rows");
@@ -168,10 +212,9 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
   for (int i = 0; i < kLoadsA; ++i) {
     const int64_t m = block_m + first_row + i * kRowsPerPass;
     if (m < pixels) {
-      const int per_image = p.ho * p.wo;
-      const int img = static_cast<int>(m / per_image);
-      const int rem = static_cast<int>(m - int64_t(img) * per_image);
-      const int oh = rem / p.wo, ow = rem - (rem / p.wo) * p.wo;
+      const int img = div.per_image.div(static_cast<int>(m));
+      const int rem = static_cast<int>(m) - img * p.ho * p.wo;
+      const int oh = div.wo.div(rem), ow = rem - oh * p.wo;
       image[i] = x + int64_t(img) * p.h * p.w * p.c;
       ih0[i] = oh * p.stride_h - p.pad_h;
       iw0[i] = ow * p.stride_w - p.pad_w;
@@ -196,9 +239,9 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
 
   // Stage `stage` <- reduction step `step`: filter tap (tr, ts), channels [cb*64, cb*64+64).
   auto load_step = [&](int stage, int step) {
-    const int tap = step / channel_blocks;
+    const int tap = div.channel_blocks.div(step);
     const int cb = step - tap * channel_blocks;
-    const int tr = tap / p.s, ts = tap - (tap / p.s) * p.s;
+    const int tr = div.s.div(tap), ts = tap - tr * p.s;
     const int byte = cb * kBK + chunk * 16;
     const bool channels_ok = byte < p.c;
     uint8_t* tile = smem + stage * kStageBytes;
@@ -227,10 +270,14 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
 
   // The residual tile, when it moves in 16-byte pieces, is fetched into shared memory with
   // the first stage, so its latency hides behind the main loop instead of following it.
-  const int z_bytes = residual_bytes(p);
+  const ResidualKind z_kind = Epi == kEpilogueInt8           ? ResidualKind::kNone
+                              : Epi == kEpilogueInt8Residual ? ResidualKind::kInt8
+                                                             : p.z_kind;
+  const IgemmOutput y_kind = Epi == kEpilogueAny ? p.y_kind : IgemmOutput::kInt8;
+  const int z_bytes = residual_bytes(z_kind);
   const int z_row = epilogue_row_bytes(BN, z_bytes);
   uint8_t* const z_tile = smem + z_tile_offset;
-  const bool z_staged = p.z_kind != ResidualKind::kNone && p.k % 16 == 0 && rows_aligned(p.z, p.z_stride, z_bytes);
+  const bool z_staged = z_kind != ResidualKind::kNone && p.k % 16 == 0 && rows_aligned(p.z, p.z_stride, z_bytes);
   if (z_staged) {
     const int chunks_per_row = BN * z_bytes / 16;
     const int per_chunk = 16 / z_bytes;  // channels
@@ -314,7 +361,7 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
   // and writes the output elements into a tile in shared memory (over the stage tiles).
   // Accumulator layout of m16n8: lane holds rows lane/4 and lane/4 + 8, columns 2*(lane%4)
   // and the next one.
-  const int y_bytes = output_bytes(p);
+  const int y_bytes = output_bytes(y_kind);
   const int y_row = epilogue_row_bytes(BN, y_bytes);
   uint8_t* const y_tile = smem;
   const int group = lane >> 2, pair = (lane & 3) * 2;
@@ -331,46 +378,54 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
       for (int h = 0; h < 2; ++h) {
         const int local_row = warp_m * kWarpM + i * 16 + group + h * 8;
         const int64_t m = block_m + local_row;
-        float v0 = __fmaf_rn(static_cast<float>(acc[i][j][2 * h]), scale0, bias0);
-        float v1 = __fmaf_rn(static_cast<float>(acc[i][j][2 * h + 1]), scale1, bias1);
-        if (p.z_kind != ResidualKind::kNone) {
+        float v0, v1;
+        if constexpr (Fp8) {
+          v0 = __fmaf_rn(acc[i][j][2 * h], scale0, bias0);
+          v1 = __fmaf_rn(acc[i][j][2 * h + 1], scale1, bias1);
+        } else {
+          v0 = __fmaf_rn(int_to_float(acc[i][j][2 * h]), scale0, bias0);
+          v1 = __fmaf_rn(int_to_float(acc[i][j][2 * h + 1]), scale1, bias1);
+        }
+        if (z_kind != ResidualKind::kNone) {
           float z0 = 0.0f, z1 = 0.0f;
           if (z_staged) {
             const uint8_t* z = z_tile + local_row * z_row + local_col * z_bytes;
-            if (p.z_kind == ResidualKind::kF16) {
+            if (z_kind == ResidualKind::kF16) {
               const __half2 zz = *reinterpret_cast<const __half2*>(z);
               z0 = __low2float(zz);
               z1 = __high2float(zz);
-            } else if (p.z_kind == ResidualKind::kInt8) {
-              z0 = static_cast<float>(static_cast<int8_t>(z[0]));
-              z1 = static_cast<float>(static_cast<int8_t>(z[1]));
+            } else if (z_kind == ResidualKind::kInt8) {
+              z0 = int8_to_float(z[0]);
+              z1 = int8_to_float(z[1]);
             } else {
               z0 = from_e4m3(z[0]);
               z1 = from_e4m3(z[1]);
             }
           } else if (m < pixels) {
-            if (first) z0 = residual_at(p, m, col);
-            if (second) z1 = residual_at(p, m, col + 1);
+            if (first) z0 = residual_at(p, z_kind, m, col);
+            if (second) z1 = residual_at(p, z_kind, m, col + 1);
           }
-          v0 = add_residual(p, v0, z0);
-          v1 = add_residual(p, v1, z1);
+          v0 = add_residual(p, z_kind, v0, z0);
+          v1 = add_residual(p, z_kind, v1, z1);
         }
         if (p.relu) {
           v0 = fmaxf(v0, 0.0f);
           v1 = fmaxf(v1, 0.0f);
         }
         uint8_t* out = y_tile + local_row * y_row + local_col * y_bytes;
-        switch (p.y_kind) {
+        switch (y_kind) {
           case IgemmOutput::kInt8:
-            out[0] = static_cast<uint8_t>(saturate_round(__fmul_rn(v0, p.y_inv_scale)));
-            out[1] = static_cast<uint8_t>(saturate_round(__fmul_rn(v1, p.y_inv_scale)));
+            *reinterpret_cast<uint16_t*>(out) = static_cast<uint16_t>(
+                saturate_round_bits(__fmul_rn(v0, p.y_inv_scale)) |
+                (saturate_round_bits(__fmul_rn(v1, p.y_inv_scale)) << 8));
             break;
           case IgemmOutput::kFp8:
-            out[0] = to_e4m3(__fmul_rn(v0, p.y_inv_scale));
-            out[1] = to_e4m3(__fmul_rn(v1, p.y_inv_scale));
+            *reinterpret_cast<uint16_t*>(out) =
+                static_cast<uint16_t>(to_e4m3(__fmul_rn(v0, p.y_inv_scale)) |
+                                      (static_cast<uint32_t>(to_e4m3(__fmul_rn(v1, p.y_inv_scale))) << 8));
             break;
           case IgemmOutput::kF16:
-            *reinterpret_cast<__half2*>(out) = __halves2half2(__float2half_rn(v0), __float2half_rn(v1));
+            *reinterpret_cast<__half2*>(out) = __floats2half2_rn(v0, v1);  // one packed conversion
             break;
         }
       }
@@ -400,15 +455,15 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
 
 // Launches one instantiation. The shared-memory opt-in above 48 KB is a per-device
 // setting of the kernel, made once per device (a bit per device ordinal).
-template <bool Fp8, bool Wgmma, int BM, int BN, int WM, int WN, int Stages, int MinBlocks = 1>
-cudaError_t launch(const IgemmConvParams& p, const void* x, const void* w, cudaStream_t stream) {
+template <bool Fp8, bool Wgmma, int BM, int BN, int WM, int WN, int Stages, int MinBlocks, int Epi>
+cudaError_t launch_variant(const IgemmConvParams& p, const void* x, const void* w, cudaStream_t stream) {
   // The stage tiles (reused by the output tile), the residual tile if any, and 512 bytes of
   // alignment slack. The opt-in covers the largest (f16 residual).
   constexpr int kMaxSmem = main_smem_bytes(BM, BN, Stages) + BM * epilogue_row_bytes(BN, 2) + 512;
-  const int z_smem = p.z_kind == ResidualKind::kNone ? 0
-                     : BM * epilogue_row_bytes(BN, p.z_kind == ResidualKind::kF16 ? 2 : 1);
+  const int z_smem =
+      p.z_kind == ResidualKind::kNone ? 0 : BM * epilogue_row_bytes(BN, residual_bytes(p.z_kind));
   const int smem = main_smem_bytes(BM, BN, Stages) + z_smem + 512;
-  auto kernel = igemm_conv_kernel<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks>;
+  auto kernel = igemm_conv_kernel<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks, Epi>;
   static std::atomic<uint64_t> opted_in{0};
   int device = 0;
   if (const cudaError_t st = cudaGetDevice(&device); st != cudaSuccess) return st;
@@ -420,12 +475,30 @@ cudaError_t launch(const IgemmConvParams& p, const void* x, const void* w, cudaS
   }
   const int64_t pixels = int64_t(p.n) * p.ho * p.wo;
   const dim3 grid((p.k + BN - 1) / BN, static_cast<unsigned>((pixels + BM - 1) / BM));
-  kernel<<<grid, WM * WN * 32, smem, stream>>>(p, static_cast<const uint8_t*>(x), static_cast<const uint8_t*>(w));
+  Divisors div;
+  div.per_image = FastDivisor(static_cast<uint32_t>(p.ho * p.wo));
+  div.wo = FastDivisor(static_cast<uint32_t>(p.wo));
+  div.s = FastDivisor(static_cast<uint32_t>(p.s));
+  div.channel_blocks = FastDivisor(static_cast<uint32_t>((p.c + kBK - 1) / kBK));
+  kernel<<<grid, WM * WN * 32, smem, stream>>>(p, div, static_cast<const uint8_t*>(x), static_cast<const uint8_t*>(w));
   return cudaGetLastError();
 }
 
+// The epilogue variant for the parameters (FP8 always takes the general one).
+template <bool Fp8, bool Wgmma, int BM, int BN, int WM, int WN, int Stages, int MinBlocks = 1>
+cudaError_t launch(const IgemmConvParams& p, const void* x, const void* w, cudaStream_t stream) {
+  if constexpr (!Fp8) {
+    if (p.y_kind == IgemmOutput::kInt8 && p.z_kind == ResidualKind::kNone)
+      return launch_variant<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks, kEpilogueInt8>(p, x, w, stream);
+    if (p.y_kind == IgemmOutput::kInt8 && p.z_kind == ResidualKind::kInt8)
+      return launch_variant<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks, kEpilogueInt8Residual>(p, x, w, stream);
+  }
+  return launch_variant<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks, kEpilogueAny>(p, x, w, stream);
+}
+
 // The tiles: name, block shape, warps. Wide tiles for the large early layers, narrow ones
-// for few output channels (64) or few pixels (the 7x7 stage at small batches).
+// for few output channels (64) or few pixels (the 7x7 stage at small batches); tiles that
+// never won on ResNet-50's shapes on an H200 are left out to bound the build time.
 struct TileEntry {
   const char* name;
   int bm, bn;
@@ -435,18 +508,15 @@ struct TileEntry {
 };
 
 const TileEntry kTiles[] = {
-    {"128x128", 128, 128, false, launch<false, false, 128, 128, 2, 4, 4>, launch<true, false, 128, 128, 2, 4, 4>},
     {"128x64", 128, 64, false, launch<false, false, 128, 64, 4, 2, 4>, launch<true, false, 128, 64, 4, 2, 4>},
     {"64x64", 64, 64, false, launch<false, false, 64, 64, 2, 2, 4>, launch<true, false, 64, 64, 2, 2, 4>},
-    {"64x128", 64, 128, false, launch<false, false, 64, 128, 2, 4, 4>, launch<true, false, 64, 128, 2, 4, 4>},
     {"wgmma 128x128", 128, 128, true, launch<false, true, 128, 128, 8, 1, 5>, launch<true, true, 128, 128, 8, 1, 5>},
     {"wgmma 128x64", 128, 64, true, launch<false, true, 128, 64, 8, 1, 6>, launch<true, true, 128, 64, 8, 1, 6>},
-    {"wgmma 64x128", 64, 128, true, launch<false, true, 64, 128, 4, 1, 6>, launch<true, true, 64, 128, 4, 1, 6>},
     {"wgmma 64x64", 64, 64, true, launch<false, true, 64, 64, 4, 1, 6>, launch<true, true, 64, 64, 4, 1, 6>},
     // Short pipelines and capped registers: many resident blocks for the memory-bound shapes.
-    {"64x64 s2", 64, 64, false, launch<false, false, 64, 64, 2, 2, 2, 8>, launch<true, false, 64, 64, 2, 2, 2, 8>},
-    {"64x128 s2", 64, 128, false, launch<false, false, 64, 128, 2, 4, 2, 4>, launch<true, false, 64, 128, 2, 4, 2, 4>},
-    {"128x64 s2", 128, 64, false, launch<false, false, 128, 64, 4, 2, 2, 4>, launch<true, false, 128, 64, 4, 2, 2, 4>},
+    {"64x64 s2", 64, 64, false, launch<false, false, 64, 64, 2, 2, 2, 6>, launch<true, false, 64, 64, 2, 2, 2, 6>},
+    {"64x128 s2", 64, 128, false, launch<false, false, 64, 128, 2, 4, 2, 3>, launch<true, false, 64, 128, 2, 4, 2, 3>},
+    {"128x64 s2", 128, 64, false, launch<false, false, 128, 64, 4, 2, 2, 3>, launch<true, false, 128, 64, 4, 2, 2, 3>},
     {"wgmma 64x64 s3", 64, 64, true, launch<false, true, 64, 64, 4, 1, 3, 8>, launch<true, true, 64, 64, 4, 1, 3, 8>},
     {"wgmma 128x64 s3", 128, 64, true, launch<false, true, 128, 64, 8, 1, 3, 4>,
      launch<true, true, 128, 64, 8, 1, 3, 4>},
