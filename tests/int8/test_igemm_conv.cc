@@ -555,6 +555,15 @@ TEST(IgemmConvSupport, RejectsInputChannelsNotAMultipleOf16) {
   }
 }
 
+// Plans name igemm tiles; the name must lead back to the same tile, and an unknown name
+// (a plan from a build with other tiles) must be recognizable.
+TEST(IgemmConvSupport, TileNamesRoundTrip) {
+  ASSERT_GT(i8::igemm_tile_count(), 0);
+  for (int tile = 0; tile < i8::igemm_tile_count(); ++tile)
+    EXPECT_EQ(i8::igemm_tile_index(i8::igemm_tile_name(tile)), tile) << i8::igemm_tile_name(tile);
+  EXPECT_EQ(i8::igemm_tile_index("no such tile"), -1);
+}
+
 }  // namespace
 }  // namespace kiln::cuda_test
 

@@ -98,10 +98,13 @@ struct TensorCoreStep<true> {
 constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
 constexpr int kMagicBits = 0x4B400000;
 
-// Exact int -> float (what static_cast gives), the fast way when |i| < 2^22.
+// int -> float rounded to nearest even, equal to static_cast<float>(i) for every int: the
+// high 16 bits (signed) and the low 16 bits convert exactly through the magic constants,
+// and one fused multiply-add joins them with the single rounding the cast makes.
 __device__ __forceinline__ float int_to_float(int i) {
-  if (i > -(1 << 22) && i < (1 << 22)) return __fsub_rn(__int_as_float(i + kMagicBits), kMagic);
-  return static_cast<float>(i);
+  const float high = __fsub_rn(__int_as_float((i >> 16) + kMagicBits), kMagic);
+  const float low = __fsub_rn(__int_as_float((i & 0xFFFF) | 0x4B000000), 8388608.0f);  // 2^23
+  return __fmaf_rn(high, 65536.0f, low);
 }
 __device__ __forceinline__ float int8_to_float(uint8_t byte) {
   return __fsub_rn(__int_as_float(static_cast<int>(static_cast<int8_t>(byte)) + kMagicBits), kMagic);
@@ -395,8 +398,9 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
               z0 = __low2float(zz);
               z1 = __high2float(zz);
             } else if (z_kind == ResidualKind::kInt8) {
-              z0 = int8_to_float(z[0]);
-              z1 = int8_to_float(z[1]);
+              const uint32_t pair_bytes = *reinterpret_cast<const uint16_t*>(z);
+              z0 = int8_to_float(static_cast<uint8_t>(pair_bytes));
+              z1 = int8_to_float(static_cast<uint8_t>(pair_bytes >> 8));
             } else {
               z0 = from_e4m3(z[0]);
               z1 = from_e4m3(z[1]);
