@@ -92,30 +92,15 @@ struct TensorCoreStep<true> {
   }
 };
 
-// Conversions without the conversion unit, whose throughput is a small fraction of the ALU's
-// and which bounded the epilogue of the memory-bound layers (three conversions per output).
-// Adding 1.5 * 2^23 puts an integer of magnitude below 2^22 in a float's low mantissa bits.
-constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
-constexpr int kMagicBits = 0x4B400000;
-
-// int -> float rounded to nearest even, equal to static_cast<float>(i) for every int: the
-// high 16 bits (signed) and the low 16 bits convert exactly through the magic constants,
-// and one fused multiply-add joins them with the single rounding the cast makes.
-__device__ __forceinline__ float int_to_float(int i) {
-  const float high = __fsub_rn(__int_as_float((i >> 16) + kMagicBits), kMagic);
-  const float low = __fsub_rn(__int_as_float((i & 0xFFFF) | 0x4B000000), 8388608.0f);  // 2^23
-  return __fmaf_rn(high, 65536.0f, low);
-}
-__device__ __forceinline__ float int8_to_float(uint8_t byte) {
-  return __fsub_rn(__int_as_float(static_cast<int>(static_cast<int8_t>(byte)) + kMagicBits), kMagic);
-}
-
-// saturate(round_half_even(v)) to [-128, 127] as a byte, equal to int8_kernels.cu's
-// saturate_round for every non-NaN input: clamping before rounding gives the same as after,
-// and the magic addition rounds half to even.
+// saturate(round_half_even(v)) to [-128, 127] as a byte in one conversion instruction,
+// equal to int8_kernels.cu's saturate_round for every non-NaN input. The epilogue converts with
+// the conversion unit throughout: on an H200 that was 4-13 % faster on the memory-bound 1x1
+// shapes than exact integer/float conversions built from ALU operations (magic-number
+// additions), which cost more issue slots than the conversion unit's lower throughput.
 __device__ __forceinline__ uint32_t saturate_round_bits(float v) {
-  const float clamped = fminf(fmaxf(v, -128.0f), 127.0f);
-  return static_cast<uint32_t>(__float_as_int(__fadd_rn(clamped, kMagic)) - kMagicBits) & 0xFFu;
+  int q;
+  asm("cvt.rni.sat.s8.f32 %0, %1;" : "=r"(q) : "f"(v));
+  return static_cast<uint32_t>(q) & 0xFFu;
 }
 __device__ __forceinline__ uint8_t to_e4m3(float v) {
   return static_cast<uint8_t>(__nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3));
@@ -386,8 +371,8 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
           v0 = __fmaf_rn(acc[i][j][2 * h], scale0, bias0);
           v1 = __fmaf_rn(acc[i][j][2 * h + 1], scale1, bias1);
         } else {
-          v0 = __fmaf_rn(int_to_float(acc[i][j][2 * h]), scale0, bias0);
-          v1 = __fmaf_rn(int_to_float(acc[i][j][2 * h + 1]), scale1, bias1);
+          v0 = __fmaf_rn(static_cast<float>(acc[i][j][2 * h]), scale0, bias0);
+          v1 = __fmaf_rn(static_cast<float>(acc[i][j][2 * h + 1]), scale1, bias1);
         }
         if (z_kind != ResidualKind::kNone) {
           float z0 = 0.0f, z1 = 0.0f;
@@ -399,8 +384,8 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
               z1 = __high2float(zz);
             } else if (z_kind == ResidualKind::kInt8) {
               const uint32_t pair_bytes = *reinterpret_cast<const uint16_t*>(z);
-              z0 = int8_to_float(static_cast<uint8_t>(pair_bytes));
-              z1 = int8_to_float(static_cast<uint8_t>(pair_bytes >> 8));
+              z0 = static_cast<float>(static_cast<int8_t>(pair_bytes));
+              z1 = static_cast<float>(static_cast<int8_t>(pair_bytes >> 8));
             } else {
               z0 = from_e4m3(z[0]);
               z1 = from_e4m3(z[1]);
