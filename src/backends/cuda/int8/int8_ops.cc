@@ -10,6 +10,8 @@
 #include "backends/cuda/int8/igemm_conv.h"
 #include "backends/cuda/int8/imma_gemm.h"
 #include "backends/cuda/int8/int8_kernels.h"
+#include "backends/cuda/int8/int8_tactic_family.h"
+#include "backends/cuda/int8/quantize_op.h"
 #include "backends/cuda/kernels/gemm_cublaslt.h"
 #include "backends/cuda/tactic_timer.h"
 
@@ -17,93 +19,16 @@ namespace kiln::cuda {
 
 namespace {
 
+using int8::Family;
+using int8::family_name;
+using int8::forced_family;
+using int8::graph_candidate_cap;
+
 int64_t pixels_of(const DeviceValue& v, int batch) {
   const Dims d = v.dims_at(batch);
   return d[0] * d[2] * d[3];
 }
 
-class QuantizeOp : public DeviceOp {
- public:
-  QuantizeOp(const ir::Node& node, const std::vector<DeviceValue>& values) {
-    set_label(fmt::format("node \"{}\" ({})", node.name, node.op));
-    x_ = node.inputs.at(0);
-    y_ = node.outputs.at(0);
-    reads = {x_};
-    writes = {y_};
-    xv_ = values[x_];
-    c_ = static_cast<int>(values[x_].dims.at(1));
-    c_pad_ = static_cast<int>(values[y_].dims.at(1));
-    inv_scale_ = node.attrs.get_float("inv_scale", 1.0f);
-    fp8_ = values[y_].dtype == DType::kFP8E4M3;
-    if (xv_.dtype != DType::kF16 && xv_.dtype != DType::kF32)
-      fail_with(ErrorCode::kUnimplemented, "{}: quantizes f32/f16, not {}", label(), dtype_name(xv_.dtype));
-  }
-  // Nothing to choose, but the time is what an INT8 layer's input conversion costs, which
-  // `--precision best` weighs against the layer's gain (never cached: it takes microseconds).
-  void select_tactic(TacticTimer& timer) override {
-    RunState state = timer.state;
-    if (!timer.batches.empty()) state.batch = timer.batches.back();
-    ms_ = timer.time_ms([&] { enqueue(state); });
-  }
-  double tactic_ms() const override { return ms_; }
-
-  void enqueue(const RunState& s) override {
-    const bool f16 = xv_.dtype == DType::kF16;
-    const int64_t pixels = pixels_of(xv_, s.batch);
-    if (fp8_)
-      KILN_CUDA_CALL(label(), int8::quantize_nhwc_fp8(s.at(x_), f16, pixels, c_, c_pad_, inv_scale_,
-                                                      static_cast<uint8_t*>(s.at(y_)), s.stream));
-    else
-      KILN_CUDA_CALL(label(), int8::quantize_nhwc(s.at(x_), f16, pixels, c_, c_pad_, inv_scale_,
-                                                  static_cast<int8_t*>(s.at(y_)), s.stream));
-  }
-
- private:
-  int x_ = -1, y_ = -1, c_ = 0, c_pad_ = 0;
-  float inv_scale_ = 1;
-  bool fp8_ = false;
-  double ms_ = 0;
-  DeviceValue xv_;
-};
-
-// The candidate families of an INT8 / FP8 convolution (see docs/precision.md, "Tactics").
-// FP8 has no legacy family (cudnnConvolutionForward takes no FP8), and its cuBLASLt GEMM
-// is named cublaslt_fp8. igemm is kiln's own tensor-core kernel (igemm_conv.h).
-enum class Family { kLegacy, kDirect, kCudnnGraph, kCublasLt, kIgemm };
-
-const char* family_name(Family f, bool fp8 = false) {
-  switch (f) {
-    case Family::kLegacy: return "legacy";
-    case Family::kDirect: return "direct";
-    case Family::kCudnnGraph: return "cudnn_graph";
-    case Family::kCublasLt: return fp8 ? "cublaslt_fp8" : "cublaslt_imma";
-    case Family::kIgemm: return "igemm";
-  }
-  return "?";
-}
-
-// KILN_INT8_TACTIC=legacy|direct|cudnn_graph|cublaslt|igemm restricts tactic selection to one
-// family (tests, and comparing families on one model); unset or empty: all families.
-std::optional<Family> forced_family() {
-  const char* env = std::getenv("KILN_INT8_TACTIC");
-  if (!env || !*env) return std::nullopt;
-  const std::string v = env;
-  if (v == "legacy") return Family::kLegacy;
-  if (v == "direct") return Family::kDirect;
-  if (v == "cudnn_graph") return Family::kCudnnGraph;
-  if (v == "cublaslt" || v == "cublaslt_imma" || v == "cublaslt_fp8") return Family::kCublasLt;
-  if (v == "igemm") return Family::kIgemm;
-  fail("KILN_INT8_TACTIC=\"{}\": expected legacy, direct, cudnn_graph, cublaslt or igemm", v);
-}
-
-// Fused graph candidates finalized per layer: runtime-fusion engines compile at finalize
-// (about a second each), so the build time grows with this. KILN_INT8_GRAPH_CANDIDATES
-// overrides it.
-int graph_candidate_cap() {
-  const char* env = std::getenv("KILN_INT8_GRAPH_CANDIDATES");
-  const int n = env ? std::atoi(env) : 0;
-  return n > 0 ? n : 4;
-}
 constexpr int kImmaCandidates = 8;
 
 // What runs at one batch size: descriptors of the legacy path, and the plan or GEMM of a
@@ -837,7 +762,7 @@ class Int8ConvOp : public DeviceOp {
 
 std::unique_ptr<DeviceOp> make_int8_op(const ir::Node& node, const std::vector<DeviceValue>& values) {
   if (node.domain != "kiln") return nullptr;
-  if (node.op == "QuantizeInt8" || node.op == "QuantizeFp8") return std::make_unique<QuantizeOp>(node, values);
+  if (node.op == "QuantizeInt8" || node.op == "QuantizeFp8") return make_quantize_op(node, values);
   if (node.op == "Int8Conv" || node.op == "Fp8Conv") return std::make_unique<Int8ConvOp>(node, values);
   return nullptr;
 }
