@@ -1,12 +1,12 @@
 #include "backends/cuda/int8/igemm_conv.h"
 
+#include "backends/cuda/int8/quant_device_math.cuh"
 #include "backends/cuda/int8/wgmma_ops.cuh"
 
 #include <atomic>
 #include <climits>
 
 #include <cuda_fp16.h>
-#include <cuda_fp8.h>
 
 namespace kiln::cuda::int8 {
 
@@ -101,12 +101,6 @@ __device__ __forceinline__ uint32_t saturate_round_bits(float v) {
   int q;
   asm("cvt.rni.sat.s8.f32 %0, %1;" : "=r"(q) : "f"(v));
   return static_cast<uint32_t>(q) & 0xFFu;
-}
-__device__ __forceinline__ uint8_t to_e4m3(float v) {
-  return static_cast<uint8_t>(__nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3));
-}
-__device__ __forceinline__ float from_e4m3(uint8_t c) {
-  return __half2float(__half(__nv_cvt_fp8_to_halfraw(static_cast<__nv_fp8_storage_t>(c), __NV_E4M3)));
 }
 
 // conv_epilogue's arithmetic (see int8_kernels.cu), the same intrinsics in the same order so

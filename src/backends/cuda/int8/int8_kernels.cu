@@ -1,23 +1,12 @@
 #include "backends/cuda/int8/int8_kernels.h"
 
 #include <cuda_fp16.h>
-#include <cuda_fp8.h>
+
+#include "backends/cuda/int8/quant_device_math.cuh"
 
 namespace kiln::cuda::int8 {
 
 namespace {
-
-__device__ __forceinline__ int8_t saturate_round(float v) {
-  const int q = __float2int_rn(v);
-  return static_cast<int8_t>(q < -128 ? -128 : (q > 127 ? 127 : q));
-}
-
-__device__ __forceinline__ uint8_t to_e4m3(float v) {
-  return static_cast<uint8_t>(__nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3));
-}
-__device__ __forceinline__ float from_e4m3(uint8_t c) {
-  return __half2float(__half(__nv_cvt_fp8_to_halfraw(static_cast<__nv_fp8_storage_t>(c), __NV_E4M3)));
-}
 
 template <typename T>
 __device__ __forceinline__ float load_float(const T* p, int64_t i);
