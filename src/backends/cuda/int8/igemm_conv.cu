@@ -128,11 +128,13 @@ __host__ __device__ constexpr int output_bytes(IgemmOutput y_kind) { return y_ki
 // Epilogue variants. The common INT8 cases are compiled with the residual and output kinds
 // fixed, so the per-element code carries no branches on them and the tile index math uses
 // constant element sizes (the epilogue is most of the instructions of the memory-bound
-// shapes); everything else takes the kinds from the parameters.
+// shapes); everything else takes the kinds from the parameters. The fixed variants also
+// assume what launch checks: output channels a multiple of 16 and 16-byte aligned output
+// (and residual) rows, so every row moves in whole 16-byte pieces with no fallback path.
 enum Epilogue : int { kEpilogueAny = 0, kEpilogueInt8 = 1, kEpilogueInt8Residual = 2 };
 
 // Rows of `stride` elements of `bytes` starting at `ptr` can be moved in 16-byte pieces.
-__device__ __forceinline__ bool rows_aligned(const void* ptr, int stride, int bytes) {
+__host__ __device__ __forceinline__ bool rows_aligned(const void* ptr, int stride, int bytes) {
   return (reinterpret_cast<uintptr_t>(ptr) & 15) == 0 && (stride * bytes) % 16 == 0;
 }
 
@@ -259,7 +261,10 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
   const int z_bytes = residual_bytes(z_kind);
   const int z_row = epilogue_row_bytes(BN, z_bytes);
   uint8_t* const z_tile = smem + z_tile_offset;
-  const bool z_staged = z_kind != ResidualKind::kNone && p.k % 16 == 0 && rows_aligned(p.z, p.z_stride, z_bytes);
+  // kEpilogueInt8Residual is launched only where the residual can be staged (see launch), so
+  // its per-element code has no fallback path.
+  const bool z_staged = Epi == kEpilogueInt8Residual ||
+                        (z_kind != ResidualKind::kNone && p.k % 16 == 0 && rows_aligned(p.z, p.z_stride, z_bytes));
   if (z_staged) {
     const int chunks_per_row = BN * z_bytes / 16;
     const int per_chunk = 16 / z_bytes;  // channels
@@ -298,12 +303,14 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
       const uint64_t a_desc = wgmma::descriptor(a_tile + (warp / 4) * 64 * kBK);
       const uint64_t b_desc = wgmma::descriptor(b_tile);
       auto& d = reinterpret_cast<Acc(&)[kFragsN * 4]>(acc[0]);
+      wgmma::fence_operands(d);
       wgmma::fence();
       wgmma::Mma<Fp8, BN>::run(d, a_desc, b_desc, 1);
       wgmma::Mma<Fp8, BN>::run(d, a_desc + 2, b_desc + 2, 1);
       wgmma::commit();
       // The previous step's batch is done: its stage may be refilled after the next barrier.
       wgmma::wait<1>();
+      wgmma::fence_operands(d);
     } else {
 #pragma unroll
     for (int half = 0; half < 2; ++half) {  // two k32 steps per 64-byte stage
@@ -336,7 +343,10 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
     }
   }
   wait_async<0>();
-  if constexpr (Wgmma) wgmma::wait<0>();
+  if constexpr (Wgmma) {
+    wgmma::wait<0>();
+    wgmma::fence_operands(reinterpret_cast<Acc(&)[kFragsN * 4]>(acc[0]));
+  }
   __syncthreads();  // every warp is done with the stage tiles: the epilogue reuses them
 
   // Phase 1: each thread finishes its accumulators (scale, bias, residual, relu, conversion)
@@ -419,7 +429,7 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
   // consecutive threads take consecutive pieces of a row, so a warp writes whole rows.
   const int chunks_per_row = BN * y_bytes / 16;
   const int per_chunk = 16 / y_bytes;  // channels
-  const bool y_vectors = rows_aligned(p.y, p.y_stride, y_bytes);
+  const bool y_vectors = Epi != kEpilogueAny || rows_aligned(p.y, p.y_stride, y_bytes);
   for (int index = tid; index < BM * chunks_per_row; index += kThreads) {
     const int row = index / chunks_per_row, chunk_index = index - (index / chunks_per_row) * chunks_per_row;
     const int64_t m = block_m + row;
@@ -427,7 +437,7 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
     if (m >= pixels || col >= p.k) continue;
     const uint8_t* src = y_tile + row * y_row + chunk_index * 16;
     uint8_t* dst = static_cast<uint8_t*>(p.y) + (m * p.y_stride + col) * y_bytes;
-    if (y_vectors && col + per_chunk <= p.k) {
+    if (y_vectors && (Epi != kEpilogueAny || col + per_chunk <= p.k)) {
       *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
     } else {
       const int bytes = (col + per_chunk <= p.k ? per_chunk : p.k - col) * y_bytes;
@@ -471,9 +481,11 @@ cudaError_t launch_variant(const IgemmConvParams& p, const void* x, const void* 
 template <bool Fp8, bool Wgmma, int BM, int BN, int WM, int WN, int Stages, int MinBlocks = 1>
 cudaError_t launch(const IgemmConvParams& p, const void* x, const void* w, cudaStream_t stream) {
   if constexpr (!Fp8) {
-    if (p.y_kind == IgemmOutput::kInt8 && p.z_kind == ResidualKind::kNone)
+    // The fixed variants move whole 16-byte pieces of every output (and residual) row.
+    const bool y_pieces = p.y_kind == IgemmOutput::kInt8 && p.k % 16 == 0 && rows_aligned(p.y, p.y_stride, 1);
+    if (y_pieces && p.z_kind == ResidualKind::kNone)
       return launch_variant<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks, kEpilogueInt8>(p, x, w, stream);
-    if (p.y_kind == IgemmOutput::kInt8 && p.z_kind == ResidualKind::kInt8)
+    if (y_pieces && p.z_kind == ResidualKind::kInt8 && rows_aligned(p.z, p.z_stride, 1))
       return launch_variant<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks, kEpilogueInt8Residual>(p, x, w, stream);
   }
   return launch_variant<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks, kEpilogueAny>(p, x, w, stream);
@@ -493,7 +505,8 @@ struct TileEntry {
 const TileEntry kTiles[] = {
     {"128x64", 128, 64, false, launch<false, false, 128, 64, 4, 2, 4>, launch<true, false, 128, 64, 4, 2, 4>},
     {"64x64", 64, 64, false, launch<false, false, 64, 64, 2, 2, 4>, launch<true, false, 64, 64, 2, 2, 4>},
-    {"wgmma 128x128", 128, 128, true, launch<false, true, 128, 128, 8, 1, 5>, launch<true, true, 128, 128, 8, 1, 5>},
+    {"wgmma 128x128", 128, 128, true, launch<false, true, 128, 128, 8, 1, 5, 2>,
+     launch<true, true, 128, 128, 8, 1, 5, 2>},
     {"wgmma 128x64", 128, 64, true, launch<false, true, 128, 64, 8, 1, 6>, launch<true, true, 128, 64, 8, 1, 6>},
     {"wgmma 64x64", 64, 64, true, launch<false, true, 64, 64, 4, 1, 6>, launch<true, true, 64, 64, 4, 1, 6>},
     // Short pipelines and capped registers: many resident blocks for the memory-bound shapes.

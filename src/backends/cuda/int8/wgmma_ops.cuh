@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 namespace kiln::cuda::int8::wgmma {
 
@@ -45,6 +46,21 @@ __device__ __forceinline__ void fence_async_shared() {
 #ifdef KILN_WGMMA_ENABLED
   asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
 #endif
+}
+
+// Pins the accumulator registers at this point of the program: an empty asm that "reads and
+// writes" each one. wait() and fence() name no registers, so without this the compiler may
+// move reads of the accumulators (the epilogue's int -> float conversions) above the wait;
+// ptxas then serializes every wgmma of the kernel to keep them correct (its warning C7514).
+template <typename T, int Count>
+__device__ __forceinline__ void fence_operands(T (&d)[Count]) {
+#pragma unroll
+  for (int i = 0; i < Count; ++i) {
+    if constexpr (std::is_floating_point_v<T>)
+      asm volatile("" : "+f"(d[i])::"memory");
+    else
+      asm volatile("" : "+r"(d[i])::"memory");
+  }
 }
 
 template <bool Fp8, int N>
