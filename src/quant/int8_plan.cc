@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include "quant/space_to_depth.h"
+
 namespace kiln::quant {
 
 namespace {
@@ -10,7 +12,8 @@ bool conv_can_run_int8(const ir::Graph& g, const ir::Node& n, const CalibrationT
                        int min_input_channels) {
   if (n.op != "Conv" && !(n.op == "FusedConv" && n.domain == "kiln")) return false;
   if (n.inputs.size() < 2 || g.value(n.inputs[0]).dims.size() != 4) return false;
-  if (g.value(n.inputs[0]).dims[1] < min_input_channels) return false;
+  // Thin stride-2 stems run quantized through the space-to-depth rewrite (space_to_depth.h).
+  if (g.value(n.inputs[0]).dims[1] < min_input_channels && !space_to_depth_stem(g, n)) return false;
   const ir::Value& w = g.value(n.inputs[1]);
   if (!w.is_constant() || w.dtype != DType::kF32 || w.dims.size() != 4) return false;
   if (n.has_input(2) && (!g.value(n.inputs[2]).is_constant() || g.value(n.inputs[2]).dtype != DType::kF32)) return false;

@@ -1,8 +1,9 @@
 // Which convolutions of a calibrated graph run quantized (INT8 or FP8), on the GPU and in
 // the CPU simulation alike. Rules:
 //   - Conv / kiln.FusedConv, 2-D, group 1, symmetric pads, constant f32 weights,
-//     activation none or relu, at least min_input_channels input channels, and both its
-//     input and output calibrated;
+//     activation none or relu, at least min_input_channels input channels (or a thin
+//     stride-2 stem that the space-to-depth rewrite widens, quant/space_to_depth.h), and
+//     both its input and output calibrated;
 //   - its output stays quantized only when every consumer is such a convolution (as input X
 //     or residual Z) and it is not a graph output; otherwise it is written in float.
 #pragma once
@@ -20,10 +21,11 @@ struct Int8Plan {
   std::vector<bool> conv_runs_int8;  // per node
   std::vector<bool> value_is_int8;   // per value: written as INT8 by its producer
 };
-// Convolutions with fewer input channels than this stay in FP16: cuDNN's INT8 kernels are
-// built for wide channels, and on an H200 ResNet-50's RGB stem (3 channels, padded to 4)
-// took 4.3 ms in INT8 against 1.27 ms in FP16 at batch 256. KILN_INT8_MIN_CHANNELS
-// overrides it (the kernel tests set 1 to put narrow convolutions through INT8).
+// Convolutions with fewer input channels than this stay in FP16 unless rewritten: cuDNN's
+// INT8 kernels are built for wide channels, and on an H200 ResNet-50's RGB stem (3
+// channels, padded to 4) took 4.3 ms in INT8 against 1.27 ms in FP16 at batch 256.
+// KILN_INT8_MIN_CHANNELS overrides it (the kernel tests set 1 to put narrow convolutions
+// through INT8).
 int min_int8_input_channels();
 // `only` (when given): the names of the convolutions that may run in INT8 — `--precision
 // best` keeps the others in FP16 — on top of the rules above.

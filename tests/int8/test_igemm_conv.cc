@@ -452,6 +452,12 @@ std::vector<ConvCase> int8_cases() {
       // 3x1 kernel, unequal strides and paddings: r/s and h/w must not be swapped.
       {.name = "conv3x1_c32_k48_s1x2", .n = 2, .h = 12, .w = 9, .c = 32, .k = 48, .r = 3, .s = 1, .stride_h = 1,
        .stride_w = 2, .pad_h = 1, .pad_w = 0, .relu = true},
+      // Space-to-depth stems: 16 input channels, four taps per reduction step (the last
+      // step of the 7x7 partly past the filter's 49 taps), f16 output as before a max pool.
+      {.name = "stem4x4_c16_k64_relu_f16out", .n = 2, .h = 19, .w = 19, .c = 16, .k = 64, .r = 4, .s = 4,
+       .relu = true, .y_kind = kY16},
+      {.name = "conv7x7s2_c16_k32_relu", .n = 2, .h = 20, .w = 20, .c = 16, .k = 32, .r = 7, .s = 7, .stride_h = 2,
+       .stride_w = 2, .pad_h = 3, .pad_w = 3, .relu = true},
       // Many pixel tiles, a partial channel tile (96), a long reduction (3x3 x 128).
       {.name = "conv3x3_c128_k96_many_tiles", .n = 2, .h = 28, .w = 28, .c = 128, .k = 96, .r = 3, .s = 3, .pad_h = 1,
        .pad_w = 1, .z_kind = kZ8, .relu = true},

@@ -4,7 +4,9 @@
 #ifdef KILN_HAVE_CUDA
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
+#include <string>
 
 #include "../cuda/cuda_engine_support.h"
 #include "chain_graphs.h"
@@ -19,11 +21,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class Int8Chain : public ::testing::TestWithParam<ChainCase> {};
-
-TEST_P(Int8Chain, MatchesCpuIntegerReference) {
-  KILN_REQUIRE_GPU();
-  const ChainCase c = GetParam();
+// Builds an INT8 engine of chain `c` (minmax calibration on random tensors) and checks it
+// bit for bit against the integer reference at batches 1 and 3.
+void expect_chain_matches_reference(const ChainCase& c) {
   const ir::Graph g = chain_graph(c);
   const fs::path dir = fs::temp_directory_path() / fmt::format("kiln_int8_gpu_{}_{}", ::getpid(), c.name);
   fs::create_directories(dir / "data");
@@ -60,6 +60,41 @@ TEST_P(Int8Chain, MatchesCpuIntegerReference) {
     EXPECT_LE(relative_l2(got[0], cpu::run_graph(g, {x})[0]), 0.08) << c.name;
   }
   fs::remove_all(dir);
+}
+
+class Int8Chain : public ::testing::TestWithParam<ChainCase> {};
+
+TEST_P(Int8Chain, MatchesCpuIntegerReference) {
+  KILN_REQUIRE_GPU();
+  expect_chain_matches_reference(GetParam());
+}
+
+// Sets KILN_INT8_MIN_CHANNELS for one scope (this binary runs with 1, see
+// narrow_channels_env.cc) and puts the previous value back.
+class MinChannelsScope {
+ public:
+  explicit MinChannelsScope(const char* value) {
+    if (const char* old = std::getenv("KILN_INT8_MIN_CHANNELS")) old_ = old;
+    ::setenv("KILN_INT8_MIN_CHANNELS", value, 1);
+  }
+  ~MinChannelsScope() {
+    if (old_.empty()) ::unsetenv("KILN_INT8_MIN_CHANNELS");
+    else ::setenv("KILN_INT8_MIN_CHANNELS", old_.c_str(), 1);
+  }
+
+ private:
+  std::string old_;
+};
+
+// With the default channel minimum, thin stride-2 stems run quantized through the
+// space-to-depth rewrite (quant/space_to_depth.h): still exactly the integer reference of
+// the original convolution, for ResNet's 7x7/2 (odd size, so the image's last row and
+// column are partly padding) and a 3x3/2 with an INT8 consumer.
+TEST(Int8Stem, SpaceToDepthMatchesCpuIntegerReference) {
+  KILN_REQUIRE_GPU();
+  const MinChannelsScope default_minimum("16");
+  expect_chain_matches_reference({"stem7x7", 3, 23, {{16, 7, 2, 3}}});
+  expect_chain_matches_reference({"stem3x3_then_1x1", 4, 17, {{16, 3, 2, 1}, {24, 1, 1, 0}}});
 }
 
 INSTANTIATE_TEST_SUITE_P(Cuda, Int8Chain,

@@ -2,6 +2,7 @@
 // which convolutions run in INT8, where activations stay INT8, and the device constants.
 #ifdef KILN_HAVE_CUDA
 
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -61,7 +62,7 @@ TEST(Int8Lowering, ResNet50ConvsRunInInt8WithInt8ActivationsBetweenThem) {
 
 // By default (16 input channels at least) the RGB stem stays in FP16 and everything else is
 // as above.
-TEST(Int8Lowering, NarrowStemStaysInFp16ByDefault) {
+TEST(Int8Lowering, NarrowStemRunsQuantizedThroughSpaceToDepth) {
   ir::Graph g = onnx::import_onnx_model(zoo::build_zoo_model("resnet50"), "zoo:resnet50", "");
   passes::optimize_for_inference(g, Precision::kINT8);
   quant::CalibrationTable table;
@@ -75,9 +76,32 @@ TEST(Int8Lowering, NarrowStemStaysInFp16ByDefault) {
     int8_convs += plan.conv_runs_int8[i];
   }
   ASSERT_GE(first_conv, 0);
-  EXPECT_FALSE(plan.conv_runs_int8[static_cast<size_t>(first_conv)]);
-  EXPECT_EQ(int8_convs, 52);
-  EXPECT_EQ(int8::plan_int8_convs(g, table, 1).conv_runs_int8[static_cast<size_t>(first_conv)], true);
+  // The 7x7/2 RGB stem is rewritten, so all 53 convolutions run quantized.
+  EXPECT_TRUE(plan.conv_runs_int8[static_cast<size_t>(first_conv)]);
+  EXPECT_EQ(int8_convs, 53);
+
+  // Lowered with the default minimum: the input quantized into a [n, 16, 115, 115] image and
+  // the stem as a 4x4 stride-1 convolution over it.
+  const char* old_min = std::getenv("KILN_INT8_MIN_CHANNELS");
+  const std::string restore = old_min ? old_min : "";
+  ::setenv("KILN_INT8_MIN_CHANNELS", "16", 1);
+  const LoweredGraph low = lower_for_device(g, Precision::kINT8, 2, &table);
+  if (restore.empty()) ::unsetenv("KILN_INT8_MIN_CHANNELS");
+  else ::setenv("KILN_INT8_MIN_CHANNELS", restore.c_str(), 1);
+  const ir::Node* quantize = nullptr;
+  const ir::Node* stem = nullptr;
+  for (const ir::Node& n : low.graph.nodes) {
+    if (n.op == "QuantizeInt8" && n.attrs.has("space_to_depth")) quantize = &n;
+    if (n.op == "Int8Conv" && n.name == g.nodes[static_cast<size_t>(first_conv)].name) stem = &n;
+  }
+  ASSERT_NE(quantize, nullptr);
+  ASSERT_NE(stem, nullptr);
+  EXPECT_EQ(quantize->attrs.get_ints("space_to_depth"), (std::vector<int64_t>{3, 3}));
+  EXPECT_EQ(low.graph.value(quantize->outputs[0]).dims, (Dims{2, 16, 115, 115}));
+  EXPECT_EQ(stem->inputs[0], quantize->outputs[0]);
+  EXPECT_EQ(low.graph.value(stem->inputs[1]).dims, (Dims{64, 16, 4, 4}));
+  EXPECT_EQ(stem->attrs.get_ints("strides"), (std::vector<int64_t>{1, 1}));
+  EXPECT_EQ(stem->attrs.get_ints("pads"), (std::vector<int64_t>{0, 0, 0, 0}));
 }
 
 // A plan keeps the INT8 weights, scale vectors and requantization attributes exactly.

@@ -4,11 +4,13 @@
 #include <cstring>
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <tuple>
 
 #include "backends/cuda/int8/int8_lowering.h"
 #include "ir/shape_inference.h"
+#include "quant/space_to_depth.h"
 
 namespace kiln::cuda {
 
@@ -279,8 +281,13 @@ class Lowering {
     const int x = n.inputs[0];
     const float x_scale = qscale(x);
     const std::string tag = fp8() ? ":fp8" : ":int8";
+    // A thin stride-2 stem reads its input rewritten space-to-depth, with the filter to match.
+    const std::optional<quant::SpaceToDepthStem> stem =
+        int8_.value_is_int8[x] || g().value(x).dims[1] >= int8::min_int8_input_channels()
+            ? std::nullopt
+            : quant::space_to_depth_stem(g(), n);
     int xq = x;
-    if (!int8_.value_is_int8[x]) {
+    if (!int8_.value_is_int8[x] && !stem) {
       if (auto it = quantized_.find(x); it != quantized_.end()) {
         xq = it->second;
       } else {
@@ -301,10 +308,13 @@ class Lowering {
         quantized_[x] = xq;
       }
     }
-    const int64_t c_pad = g().value(xq).dims[1];
+    if (stem) xq = quantize_space_to_depth(x, *stem, x_scale, tag);
+    // (Taken after the values above were added: they may move the graph's values.)
+    const Tensor& weights = *g().value(n.inputs[1]).constant;
     const Tensor* bias = n.has_input(2) ? &*g().value(n.inputs[2]).constant : nullptr;
-    const int8::Int8ConvConstants k =
-        int8::int8_conv_constants(*g().value(n.inputs[1]).constant, bias, x_scale, c_pad, qtype_);
+    const int64_t c_pad = g().value(xq).dims[1];
+    const int8::Int8ConvConstants k = int8::int8_conv_constants(
+        stem ? quant::space_to_depth_filter(weights) : weights, bias, x_scale, c_pad, qtype_);
     auto add_const = [&](const std::string& suffix, const Tensor& t, Layout l) {
       const int v = g().add_constant(n.name + suffix, t);
       out_.layouts.push_back(l);
@@ -343,10 +353,39 @@ class Lowering {
       set_out(y, DType::kF16, Layout::kNHWC);
     }
     q.outputs = {y, acc};
-    for (const char* attr : {"pads", "strides", "dilations"})
-      if (n.attrs.has(attr)) q.attrs.set(attr, n.attrs.get_ints(attr, {}));
+    if (stem) {  // the rewritten convolution: stride 1, no padding (the image holds it)
+      q.attrs.set("pads", std::vector<int64_t>{0, 0, 0, 0});
+      q.attrs.set("strides", std::vector<int64_t>{1, 1});
+      q.attrs.set("dilations", std::vector<int64_t>{1, 1});
+    } else {
+      for (const char* attr : {"pads", "strides", "dilations"})
+        if (n.attrs.has(attr)) q.attrs.set(attr, n.attrs.get_ints(attr, {}));
+    }
     q.attrs.set("relu", static_cast<int64_t>(act == "relu"));
     g().add_node(std::move(q));
+  }
+
+  // The quantized space-to-depth image of `x` for a stem convolution: read as it is when it
+  // is f32/f16 (a graph input, NCHW), else from the activation type in NHWC.
+  int quantize_space_to_depth(int x, const quant::SpaceToDepthStem& stem, float x_scale, const std::string& tag) {
+    const DType d = g().value(x).dtype;
+    const int xf = d == DType::kF32 || d == DType::kF16 ? x : want(x, act_, Layout::kNHWC);
+    const Dims xd = g().value(x).dims;
+    const int xq = g().add_value(g().value(x).name + tag + "_s2d", qtype_,
+                                 Dims{xd[0], quant::kSpaceToDepthChannels, stem.hs, stem.ws});
+    out_.layouts.push_back(Layout::kNHWC);
+    out_.batched.push_back(out_.batched[x]);
+    ir::Node q;
+    q.name = g().value(xq).name;
+    q.op = fp8() ? "QuantizeFp8" : "QuantizeInt8";
+    q.domain = "kiln";
+    q.inputs = {xf};
+    q.outputs = {xq};
+    q.attrs.set("inv_scale", 1.0f / x_scale);
+    q.attrs.set("space_to_depth", std::vector<int64_t>{stem.pad_top, stem.pad_left});
+    q.attrs.set("x_nhwc", static_cast<int64_t>(out_.layouts[xf] == Layout::kNHWC));
+    g().add_node(std::move(q));
+    return xq;
   }
 
   // cuDNN takes symmetric padding only: the asymmetric part becomes an explicit zero Pad

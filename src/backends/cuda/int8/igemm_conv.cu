@@ -32,9 +32,13 @@ struct FastDivisor {
   }
 };
 
-// The kernel's divisors: output pixels per image and per row, filter width, channel blocks.
+// The kernel's divisors: output pixels per image and per row, filter width, channel blocks;
+// and how many filter taps one 64-byte reduction step packs: 1, or 64 / c for inputs of 16
+// or 32 channels (a space-to-depth stem), whose taps would otherwise fill a quarter or half
+// of each step with zeros.
 struct Divisors {
   FastDivisor per_image, wo, s, channel_blocks;
+  int taps_per_step = 1;
 };
 
 __device__ __forceinline__ uint32_t shared_address(const void* p) {
@@ -219,15 +223,27 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
   }
 
   const int channel_blocks = (p.c + kBK - 1) / kBK;
-  const int steps = p.r * p.s * channel_blocks;
+  const int taps = p.r * p.s;
+  const int steps = div.taps_per_step > 1 ? (taps + div.taps_per_step - 1) / div.taps_per_step : taps * channel_blocks;
 
-  // Stage `stage` <- reduction step `step`: filter tap (tr, ts), channels [cb*64, cb*64+64).
+  // Stage `stage` <- reduction step `step`: filter tap (tr, ts), channels [cb*64, cb*64+64);
+  // or, packing taps, taps [step * taps_per_step, ...), this thread's chunk in one of them.
+  // Either way chunk `chunk` of the A rows and of the B rows covers the same tap and channels.
   auto load_step = [&](int stage, int step) {
-    const int tap = div.channel_blocks.div(step);
-    const int cb = step - tap * channel_blocks;
+    int tap, byte;
+    bool channels_ok;
+    if (div.taps_per_step > 1) {
+      const int chunks_per_tap = p.c >> 4;
+      tap = step * div.taps_per_step + chunk / chunks_per_tap;
+      byte = (chunk - (chunk / chunks_per_tap) * chunks_per_tap) * 16;
+      channels_ok = tap < taps;
+    } else {
+      tap = div.channel_blocks.div(step);
+      const int cb = step - tap * channel_blocks;
+      byte = cb * kBK + chunk * 16;
+      channels_ok = byte < p.c;
+    }
     const int tr = div.s.div(tap), ts = tap - tr * p.s;
-    const int byte = cb * kBK + chunk * 16;
-    const bool channels_ok = byte < p.c;
     uint8_t* tile = smem + stage * kStageBytes;
 #pragma unroll
     for (int i = 0; i < kLoadsA; ++i) {
@@ -473,6 +489,7 @@ cudaError_t launch_variant(const IgemmConvParams& p, const void* x, const void* 
   div.wo = FastDivisor(static_cast<uint32_t>(p.wo));
   div.s = FastDivisor(static_cast<uint32_t>(p.s));
   div.channel_blocks = FastDivisor(static_cast<uint32_t>((p.c + kBK - 1) / kBK));
+  div.taps_per_step = p.c == 16 || p.c == 32 ? kBK / p.c : 1;
   kernel<<<grid, WM * WN * 32, smem, stream>>>(p, div, static_cast<const uint8_t*>(x), static_cast<const uint8_t*>(w));
   return cudaGetLastError();
 }

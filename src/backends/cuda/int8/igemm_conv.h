@@ -12,7 +12,8 @@
 // f32 in the tensor cores' order, so FP8 outputs match within rounding instead.
 //
 // The M dimension of the GEMM is the output pixels (N*Ho*Wo), N the output channels and
-// the reduction R*S*C, walked tap by tap in 64-byte blocks of channels.
+// the reduction R*S*C, walked tap by tap in 64-byte blocks of channels (inputs of 16 or 32
+// channels, as a space-to-depth stem makes, pack 4 or 2 taps into each block instead).
 #pragma once
 
 #include <cstdint>

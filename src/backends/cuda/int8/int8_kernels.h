@@ -24,6 +24,17 @@ cudaError_t quantize_nhwc(const void* x, bool x_is_f16, int64_t pixels, int c, i
 cudaError_t quantize_nhwc_fp8(const void* x, bool x_is_f16, int64_t pixels, int c, int c_pad, float inv_scale,
                               uint8_t* y, cudaStream_t stream);
 
+// Quantization into the space-to-depth image of a thin stride-2 convolution's input
+// (quant/space_to_depth.h): x f32 or f16 [n, c, h, w] in NCHW or NHWC order; y [n, hs, ws, 16]
+// INT8 (or E4M3 codes with `fp8`), y(i, j, (2a + b) * c + ch) = Q(x(ch, 2i + a - pad_top,
+// 2j + b - pad_left) * inv_scale), zero outside the image and in channels from 4c on.
+struct SpaceToDepthParams {
+  int n = 0, c = 0, h = 0, w = 0, pad_top = 0, pad_left = 0, hs = 0, ws = 0;
+  bool x_is_f16 = false, x_nhwc = false, fp8 = false;
+  float inv_scale = 1.0f;
+};
+cudaError_t quantize_space_to_depth(const SpaceToDepthParams& p, const void* x, void* y, cudaStream_t stream);
+
 // Direct INT8 convolution (one thread per output, int32 sums stored as f32), the fallback
 // when cuDNN offers no INT8 algorithm for a shape. x: [n,h,w,c] i8, w: [k,r,s,c] i8,
 // acc: [n,ho,wo,k] f32.
