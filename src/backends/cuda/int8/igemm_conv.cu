@@ -3,7 +3,6 @@
 #include "backends/cuda/int8/quant_device_math.cuh"
 #include "backends/cuda/int8/wgmma_ops.cuh"
 
-#include <algorithm>
 #include <atomic>
 #include <climits>
 
@@ -147,42 +146,21 @@ __host__ __device__ __forceinline__ bool rows_aligned(const void* ptr, int strid
 // the 8 rows one warp touches per fragment on distinct banks.
 __host__ __device__ constexpr int epilogue_row_bytes(int bn, int element_bytes) { return bn * element_bytes + 16; }
 
-// Shared memory of a block, in this order: the pipeline's stage tiles; the output tile (a
-// persistent block's own; otherwise it reuses the stage tiles when those are larger); the
-// residual tiles (two for a persistent block, one otherwise). Each part starts on 512 bytes.
-// Output and residual tiles are sized for `bytes` per element: 2 (f16) in general, 1 in the
-// fixed INT8 epilogues.
-__host__ __device__ constexpr int round512(int bytes) { return (bytes + 511) / 512 * 512; }
-__host__ __device__ constexpr int stage_smem_bytes(int bm, int bn, int stages) { return stages * (bm + bn) * kBK; }
-__host__ __device__ constexpr int epilogue_tile_bytes(int bm, int bn, int bytes) {
-  return round512(bm * epilogue_row_bytes(bn, bytes));
+// Shared memory before the residual tile: the pipeline's stage tiles, or the output tile
+// (f16 at most) if larger; a multiple of 512 so the residual tile stays 16-byte aligned.
+__host__ __device__ constexpr int main_smem_bytes(int bm, int bn, int stages) {
+  const int pipeline = stages * (bm + bn) * kBK, output = bm * epilogue_row_bytes(bn, 2);
+  return ((pipeline > output ? pipeline : output) + 511) / 512 * 512;
 }
-// Offset of the output tile, and of the residual tiles.
-__host__ __device__ constexpr int output_tile_offset(int bm, int bn, int stages, bool persistent) {
-  return persistent ? round512(stage_smem_bytes(bm, bn, stages)) : 0;
-}
-__host__ __device__ constexpr int residual_tile_offset(int bm, int bn, int stages, bool persistent, int bytes) {
-  return persistent ? round512(stage_smem_bytes(bm, bn, stages)) + epilogue_tile_bytes(bm, bn, bytes)
-                    : (round512(stage_smem_bytes(bm, bn, stages)) > epilogue_tile_bytes(bm, bn, bytes)
-                           ? round512(stage_smem_bytes(bm, bn, stages))
-                           : epilogue_tile_bytes(bm, bn, bytes));
-}
-// Bytes per element the epilogue tiles are sized for.
-__host__ __device__ constexpr int epilogue_element_bytes(int epi) { return epi == kEpilogueAny ? 2 : 1; }
 
-// The kernel: a thread block computes BM x BN tiles of the output (pixels x channels).
+// The kernel: one thread block computes a BM x BN tile of the output (pixels x channels).
 // mma.sync (Wgmma false): WM x WN warps, each a (BM/WM) x (BN/WN) tile of m16n8 fragments
 // loaded with ldmatrix. wgmma (Hopper): BM/64 warpgroups, each 64 rows x BN read straight
 // from shared memory; then WM = BM/16 warps of 16 rows and all BN columns (WN = 1), whose
 // accumulators have the same m16n8 fragment layout, so the epilogue is shared.
 // MinBlocks > 1 caps registers so that many blocks share an SM: the memory-bound shapes
 // (1x1 convolutions over few channels) need the bytes of many blocks in flight.
-// Persistent: a grid of as many blocks as fit on the GPU at once, each walking tiles
-// blockIdx.x, blockIdx.x + gridDim.x, ... as one pipeline: the loads of its next tile (stage
-// and residual) are in flight while it computes and stores the current one, where a block of
-// one tile waits for its loads, then computes, then stores, with nothing to overlap on the
-// memory-bound shapes but other blocks. Otherwise one block per tile.
-template <bool Fp8, bool Wgmma, int BM, int BN, int WM, int WN, int Stages, int MinBlocks, int Epi, bool Persistent>
+template <bool Fp8, bool Wgmma, int BM, int BN, int WM, int WN, int Stages, int MinBlocks, int Epi>
 __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
     igemm_conv_kernel(IgemmConvParams p, Divisors div, const uint8_t* __restrict__ x, const uint8_t* __restrict__ w) {
   using Step = TensorCoreStep<Fp8>;
@@ -198,109 +176,60 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
   static_assert(BM % kRowsPerPass == 0 && BN % kRowsPerPass == 0, "copy passes cover the tile");
   constexpr int kLoadsA = BM / kRowsPerPass, kLoadsB = BN / kRowsPerPass;
   constexpr int kStageBytes = (BM + BN) * kBK;
-  // Steps in flight ahead of the one computed. wgmma keeps one batch of MMAs running while
-  // the next is issued, so the stage it reads is refilled one step later than mma.sync's.
-  constexpr int kAhead = Wgmma ? Stages - 2 : Stages - 1;
-  // With one step ahead, the residual tile of the next tile is fetched after the epilogue of
-  // the one before the current tile: two residual tiles suffice.
-  static_assert(!Persistent || kAhead == 1, "persistent blocks keep one step in flight");
 
   // Stage tiles start on 512 bytes: the 64-byte swizzle wgmma applies is a function of the
   // address, so tile_offset's pattern must line up with it (the launch adds the slack).
   extern __shared__ __align__(128) uint8_t smem_raw[];
   uint8_t* const smem = smem_raw + ((512 - (shared_address(smem_raw) & 511)) & 511);
+  // Then, after the stage tiles (which the output tile reuses), the residual tile.
+  constexpr int z_tile_offset = main_smem_bytes(BM, BN, Stages);
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int warp_m = warp / WN, warp_n = warp % WN;
   const int64_t pixels = int64_t(p.n) * p.ho * p.wo;
-  // Tiles in order of output channels fastest, so that blocks reading the same pixels run
+  // Output channels vary fastest across blocks so that blocks reading the same pixels run
   // together and share them through L2.
-  const int n_blocks = (p.k + BN - 1) / BN;
-  const int64_t tiles = int64_t(n_blocks) * ((pixels + BM - 1) / BM);
-  const int64_t first_tile = Persistent ? int64_t(blockIdx.x) : int64_t(blockIdx.y) * n_blocks + blockIdx.x;
-  const int64_t tile_stride = Persistent ? int64_t(gridDim.x) : tiles;
-  if (first_tile >= tiles) return;
+  const int block_n = blockIdx.x * BN;
+  const int64_t block_m = int64_t(blockIdx.y) * BM;
+
+  // This thread's copy assignments: the same chunk of kLoadsA pixel rows and kLoadsB filters.
+  const int chunk = tid & 3;
+  const int first_row = tid >> 2;
+  const uint8_t* image[kLoadsA];
+  int ih0[kLoadsA], iw0[kLoadsA];
+#pragma unroll
+  for (int i = 0; i < kLoadsA; ++i) {
+    const int64_t m = block_m + first_row + i * kRowsPerPass;
+    if (m < pixels) {
+      const int img = div.per_image.div(static_cast<int>(m));
+      const int rem = static_cast<int>(m) - img * p.ho * p.wo;
+      const int oh = div.wo.div(rem), ow = rem - oh * p.wo;
+      image[i] = x + int64_t(img) * p.h * p.w * p.c;
+      ih0[i] = oh * p.stride_h - p.pad_h;
+      iw0[i] = ow * p.stride_w - p.pad_w;
+    } else {  // past the last pixel: every tap out of bounds, zeros
+      image[i] = x;
+      ih0[i] = INT_MIN / 2;
+      iw0[i] = 0;
+    }
+  }
+  const int filter_stride = p.r * p.s * p.c;
+  const uint8_t* filter[kLoadsB];
+  bool filter_ok[kLoadsB];
+#pragma unroll
+  for (int j = 0; j < kLoadsB; ++j) {
+    const int k = block_n + first_row + j * kRowsPerPass;
+    filter_ok[j] = k < p.k;
+    filter[j] = w + (filter_ok[j] ? int64_t(k) * filter_stride : 0);
+  }
 
   const int channel_blocks = (p.c + kBK - 1) / kBK;
   const int taps = p.r * p.s;
   const int steps = div.taps_per_step > 1 ? (taps + div.taps_per_step - 1) / div.taps_per_step : taps * channel_blocks;
 
-  // The residual kinds, and whether the residual tile is fetched into shared memory (it moves
-  // in 16-byte pieces) with the tile's first stage, its latency hidden behind the main loop.
-  const ResidualKind z_kind = Epi == kEpilogueInt8           ? ResidualKind::kNone
-                              : Epi == kEpilogueInt8Residual ? ResidualKind::kInt8
-                                                             : p.z_kind;
-  const IgemmOutput y_kind = Epi == kEpilogueAny ? p.y_kind : IgemmOutput::kInt8;
-  const int z_bytes = residual_bytes(z_kind);
-  const int z_row = epilogue_row_bytes(BN, z_bytes);
-  // kEpilogueInt8Residual is launched only where the residual can be staged (see launch), so
-  // its per-element code has no fallback path.
-  const bool z_staged = Epi == kEpilogueInt8Residual ||
-                        (z_kind != ResidualKind::kNone && p.k % 16 == 0 && rows_aligned(p.z, p.z_stride, z_bytes));
-  constexpr int kZTileBytes = epilogue_tile_bytes(BM, BN, epilogue_element_bytes(Epi));
-  uint8_t* const z_tiles = smem + residual_tile_offset(BM, BN, Stages, Persistent, epilogue_element_bytes(Epi));
-  uint8_t* const y_tile = smem + output_tile_offset(BM, BN, Stages, Persistent);
-
-  // The load cursor: the tile and step whose operands are fetched next, this thread's copy
-  // assignments in it (the same chunk of kLoadsA pixel rows and kLoadsB filters), and the
-  // residual tile they go with.
-  const int chunk = tid & 3;
-  const int first_row = tid >> 2;
-  int64_t load_tile = first_tile;
-  int load_step = 0, load_parity = 0;
-  const uint8_t* image[kLoadsA];
-  int ih0[kLoadsA], iw0[kLoadsA];
-  const int filter_stride = p.r * p.s * p.c;
-  const uint8_t* filter[kLoadsB];
-  bool filter_ok[kLoadsB];
-  auto begin_load_tile = [&]() {
-    const int64_t block_m = (load_tile / n_blocks) * BM;
-    const int block_n = static_cast<int>(load_tile % n_blocks) * BN;
-#pragma unroll
-    for (int i = 0; i < kLoadsA; ++i) {
-      const int64_t m = block_m + first_row + i * kRowsPerPass;
-      if (m < pixels) {
-        const int img = div.per_image.div(static_cast<int>(m));
-        const int rem = static_cast<int>(m) - img * p.ho * p.wo;
-        const int oh = div.wo.div(rem), ow = rem - oh * p.wo;
-        image[i] = x + int64_t(img) * p.h * p.w * p.c;
-        ih0[i] = oh * p.stride_h - p.pad_h;
-        iw0[i] = ow * p.stride_w - p.pad_w;
-      } else {  // past the last pixel: every tap out of bounds, zeros
-        image[i] = x;
-        ih0[i] = INT_MIN / 2;
-        iw0[i] = 0;
-      }
-    }
-#pragma unroll
-    for (int j = 0; j < kLoadsB; ++j) {
-      const int k = block_n + first_row + j * kRowsPerPass;
-      filter_ok[j] = k < p.k;
-      filter[j] = w + (filter_ok[j] ? int64_t(k) * filter_stride : 0);
-    }
-  };
-  // The residual tile of the load cursor's tile into residual buffer `load_parity`.
-  auto load_residual = [&]() {
-    const int64_t block_m = (load_tile / n_blocks) * BM;
-    const int block_n = static_cast<int>(load_tile % n_blocks) * BN;
-    uint8_t* const z_tile = z_tiles + (Persistent ? load_parity * kZTileBytes : 0);
-    const int chunks_per_row = BN * z_bytes / 16;
-    const int per_chunk = 16 / z_bytes;  // channels
-    for (int index = tid; index < BM * chunks_per_row; index += kThreads) {
-      const int row = index / chunks_per_row, chunk_index = index - (index / chunks_per_row) * chunks_per_row;
-      const int64_t m = block_m + row;
-      const int col = block_n + chunk_index * per_chunk;
-      const bool ok = m < pixels && col < p.k;
-      const uint8_t* src = ok ? static_cast<const uint8_t*>(p.z) + (m * p.z_stride + col) * z_bytes
-                              : static_cast<const uint8_t*>(p.z);
-      copy16_async(shared_address(z_tile + row * z_row + chunk_index * 16), src, ok);
-    }
-  };
-
-  // Stage `stage` <- reduction step `step` of the load cursor's tile: filter tap (tr, ts),
-  // channels [cb*64, cb*64+64); or, packing taps, taps [step * taps_per_step, ...), this
-  // thread's chunk in one of them. Either way chunk `chunk` of the A rows and of the B rows
-  // covers the same tap and channels.
-  auto load_step_into = [&](int stage, int step) {
+  // Stage `stage` <- reduction step `step`: filter tap (tr, ts), channels [cb*64, cb*64+64);
+  // or, packing taps, taps [step * taps_per_step, ...), this thread's chunk in one of them.
+  // Either way chunk `chunk` of the A rows and of the B rows covers the same tap and channels.
+  auto load_step = [&](int stage, int step) {
     int tap, byte;
     bool channels_ok;
     if (div.taps_per_step > 1) {
@@ -330,148 +259,60 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
       copy16_async(shared_address(tile + BM * kBK + tile_offset(first_row + j * kRowsPerPass, chunk)), src, ok);
     }
   };
-  // The load cursor's next step into `stage` (nothing past the last tile), then it advances.
-  auto issue_load = [&](int stage) {
-    if (load_tile >= tiles) return;
-    if (load_step == 0 && z_staged) load_residual();
-    load_step_into(stage, load_step);
-    if (++load_step == steps) {
-      load_step = 0;
-      load_parity ^= 1;
-      load_tile += tile_stride;
-      if (load_tile < tiles) begin_load_tile();
-    }
-  };
 
   Acc acc[kFragsM][kFragsN][4];
-  auto clear_accumulators = [&]() {
 #pragma unroll
-    for (int i = 0; i < kFragsM; ++i)
+  for (int i = 0; i < kFragsM; ++i)
 #pragma unroll
-      for (int j = 0; j < kFragsN; ++j)
+    for (int j = 0; j < kFragsN; ++j)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) acc[i][j][e] = Acc(0);
-  };
-  clear_accumulators();
+      for (int e = 0; e < 4; ++e) acc[i][j][e] = Acc(0);
 
-  // The epilogue of one tile. Phase 1: each thread finishes its accumulators (scale, bias,
-  // residual, relu, conversion) and writes the output elements into the output tile in shared
-  // memory. Accumulator layout of m16n8: lane holds rows lane/4 and lane/4 + 8, columns
-  // 2*(lane%4) and the next one. Phase 2: the tile to global memory, 16 bytes of one pixel per
-  // thread and iteration; consecutive threads take consecutive pieces of a row, so a warp
-  // writes whole rows.
-  auto epilogue = [&](int64_t tile, const uint8_t* z_tile) {
-    const int64_t block_m = (tile / n_blocks) * BM;
-    const int block_n = static_cast<int>(tile % n_blocks) * BN;
-    const int y_bytes = output_bytes(y_kind);
-    const int y_row = epilogue_row_bytes(BN, y_bytes);
-    const int group = lane >> 2, pair = (lane & 3) * 2;
-#pragma unroll
-    for (int j = 0; j < kFragsN; ++j) {
-      const int local_col = warp_n * kWarpN + j * 8 + pair;
-      const int col = block_n + local_col;
-      const bool first = col < p.k, second = col + 1 < p.k;
-      const float scale0 = first ? p.scale[col] : 0.0f, bias0 = first ? p.bias[col] : 0.0f;
-      const float scale1 = second ? p.scale[col + 1] : 0.0f, bias1 = second ? p.bias[col + 1] : 0.0f;
-#pragma unroll
-      for (int i = 0; i < kFragsM; ++i)
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          const int local_row = warp_m * kWarpM + i * 16 + group + h * 8;
-          const int64_t m = block_m + local_row;
-          float v0, v1;
-          if constexpr (Fp8) {
-            v0 = __fmaf_rn(acc[i][j][2 * h], scale0, bias0);
-            v1 = __fmaf_rn(acc[i][j][2 * h + 1], scale1, bias1);
-          } else {
-            v0 = __fmaf_rn(static_cast<float>(acc[i][j][2 * h]), scale0, bias0);
-            v1 = __fmaf_rn(static_cast<float>(acc[i][j][2 * h + 1]), scale1, bias1);
-          }
-          if (z_kind != ResidualKind::kNone) {
-            float z0 = 0.0f, z1 = 0.0f;
-            if (z_staged) {
-              const uint8_t* z = z_tile + local_row * z_row + local_col * z_bytes;
-              if (z_kind == ResidualKind::kF16) {
-                const __half2 zz = *reinterpret_cast<const __half2*>(z);
-                z0 = __low2float(zz);
-                z1 = __high2float(zz);
-              } else if (z_kind == ResidualKind::kInt8) {
-                const uint32_t pair_bytes = *reinterpret_cast<const uint16_t*>(z);
-                z0 = static_cast<float>(static_cast<int8_t>(pair_bytes));
-                z1 = static_cast<float>(static_cast<int8_t>(pair_bytes >> 8));
-              } else {
-                z0 = from_e4m3(z[0]);
-                z1 = from_e4m3(z[1]);
-              }
-            } else if (m < pixels) {
-              if (first) z0 = residual_at(p, z_kind, m, col);
-              if (second) z1 = residual_at(p, z_kind, m, col + 1);
-            }
-            v0 = add_residual(p, z_kind, v0, z0);
-            v1 = add_residual(p, z_kind, v1, z1);
-          }
-          if (p.relu) {
-            v0 = fmaxf(v0, 0.0f);
-            v1 = fmaxf(v1, 0.0f);
-          }
-          uint8_t* out = y_tile + local_row * y_row + local_col * y_bytes;
-          switch (y_kind) {
-            case IgemmOutput::kInt8:
-              *reinterpret_cast<uint16_t*>(out) = static_cast<uint16_t>(
-                  saturate_round_bits(__fmul_rn(v0, p.y_inv_scale)) |
-                  (saturate_round_bits(__fmul_rn(v1, p.y_inv_scale)) << 8));
-              break;
-            case IgemmOutput::kFp8:
-              *reinterpret_cast<uint16_t*>(out) =
-                  static_cast<uint16_t>(to_e4m3(__fmul_rn(v0, p.y_inv_scale)) |
-                                        (static_cast<uint32_t>(to_e4m3(__fmul_rn(v1, p.y_inv_scale))) << 8));
-              break;
-            case IgemmOutput::kF16:
-              *reinterpret_cast<__half2*>(out) = __floats2half2_rn(v0, v1);  // one packed conversion
-              break;
-          }
-        }
-    }
-    __syncthreads();
-
-    const int chunks_per_row = BN * y_bytes / 16;
-    const int per_chunk = 16 / y_bytes;  // channels
-    const bool y_vectors = Epi != kEpilogueAny || rows_aligned(p.y, p.y_stride, y_bytes);
+  // The residual tile, when it moves in 16-byte pieces, is fetched into shared memory with
+  // the first stage, so its latency hides behind the main loop instead of following it.
+  const ResidualKind z_kind = Epi == kEpilogueInt8           ? ResidualKind::kNone
+                              : Epi == kEpilogueInt8Residual ? ResidualKind::kInt8
+                                                             : p.z_kind;
+  const IgemmOutput y_kind = Epi == kEpilogueAny ? p.y_kind : IgemmOutput::kInt8;
+  const int z_bytes = residual_bytes(z_kind);
+  const int z_row = epilogue_row_bytes(BN, z_bytes);
+  uint8_t* const z_tile = smem + z_tile_offset;
+  // kEpilogueInt8Residual is launched only where the residual can be staged (see launch), so
+  // its per-element code has no fallback path.
+  const bool z_staged = Epi == kEpilogueInt8Residual ||
+                        (z_kind != ResidualKind::kNone && p.k % 16 == 0 && rows_aligned(p.z, p.z_stride, z_bytes));
+  if (z_staged) {
+    const int chunks_per_row = BN * z_bytes / 16;
+    const int per_chunk = 16 / z_bytes;  // channels
     for (int index = tid; index < BM * chunks_per_row; index += kThreads) {
       const int row = index / chunks_per_row, chunk_index = index - (index / chunks_per_row) * chunks_per_row;
       const int64_t m = block_m + row;
       const int col = block_n + chunk_index * per_chunk;
-      if (m >= pixels || col >= p.k) continue;
-      const uint8_t* src = y_tile + row * y_row + chunk_index * 16;
-      uint8_t* dst = static_cast<uint8_t*>(p.y) + (m * p.y_stride + col) * y_bytes;
-      if (y_vectors && (Epi != kEpilogueAny || col + per_chunk <= p.k)) {
-        *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
-      } else {
-        const int bytes = (col + per_chunk <= p.k ? per_chunk : p.k - col) * y_bytes;
-        for (int e = 0; e < bytes; ++e) dst[e] = src[e];
-      }
+      const bool ok = m < pixels && col < p.k;
+      const uint8_t* src = ok ? static_cast<const uint8_t*>(p.z) + (m * p.z_stride + col) * z_bytes
+                              : static_cast<const uint8_t*>(p.z);
+      copy16_async(shared_address(z_tile + row * z_row + chunk_index * 16), src, ok);
     }
-  };
+  }
 
-  begin_load_tile();
+  // Steps in flight ahead of the one computed. wgmma keeps one batch of MMAs running while
+  // the next is issued, so the stage it reads is refilled one step later than mma.sync's.
+  constexpr int kAhead = Wgmma ? Stages - 2 : Stages - 1;
 #pragma unroll
   for (int s = 0; s < kAhead; ++s) {
-    issue_load(s);
+    if (s < steps) load_step(s, s);
     commit_async();
   }
 
-  // One pipeline over the steps of all this block's tiles: step `g` (counted over tiles)
-  // reads stage g % Stages while step g + kAhead is fetched.
-  int64_t comp_tile = first_tile;
-  int comp_step = 0, comp_parity = 0;
-  for (int64_t g = 0;; ++g) {
+  for (int step = 0; step < steps; ++step) {
     wait_async<kAhead - 1>();  // this step's stage has landed (for this thread) ...
     if constexpr (Wgmma) wgmma::fence_async_shared();  // ... visible to wgmma's reads ...
     __syncthreads();           // ... for every thread, and the stage refilled below is free
-    issue_load(static_cast<int>((g + kAhead) % Stages));
+    const int next = step + kAhead;
+    if (next < steps) load_step(next % Stages, next);
     commit_async();
 
-    const uint8_t* tile = smem + static_cast<int>(g % Stages) * kStageBytes;
+    const uint8_t* tile = smem + (step % Stages) * kStageBytes;
     const uint32_t a_tile = shared_address(tile), b_tile = shared_address(tile + BM * kBK);
     if constexpr (Wgmma) {
       // This warpgroup's 64 rows of A; B whole. Two k32 steps, 32 bytes apart in the rows.
@@ -516,44 +357,123 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
         for (int j = 0; j < kFragsN; ++j) Step::run(acc[i][j], a[i], b[j][0], b[j][1]);
     }
     }
-    if (++comp_step < steps) continue;
-
-    // The tile's last step: finish its sums and store it. Its residual tile came with its
-    // first stage, which every thread has waited for (and a barrier followed).
-    if constexpr (Wgmma) {
-      wgmma::wait<0>();
-      wgmma::fence_operands(reinterpret_cast<Acc(&)[kFragsN * 4]>(acc[0]));
-    }
-    if constexpr (!Persistent) {
-      wait_async<0>();
-      __syncthreads();  // every warp is done with the stage tiles: the output tile reuses them
-    }
-    epilogue(comp_tile, z_tiles + (Persistent ? comp_parity * kZTileBytes : 0));
-    comp_tile += tile_stride;
-    if (comp_tile >= tiles) break;
-    comp_step = 0;
-    comp_parity ^= 1;
-    clear_accumulators();
   }
   wait_async<0>();
+  if constexpr (Wgmma) {
+    wgmma::wait<0>();
+    wgmma::fence_operands(reinterpret_cast<Acc(&)[kFragsN * 4]>(acc[0]));
+  }
+  __syncthreads();  // every warp is done with the stage tiles: the epilogue reuses them
+
+  // Phase 1: each thread finishes its accumulators (scale, bias, residual, relu, conversion)
+  // and writes the output elements into a tile in shared memory (over the stage tiles).
+  // Accumulator layout of m16n8: lane holds rows lane/4 and lane/4 + 8, columns 2*(lane%4)
+  // and the next one.
+  const int y_bytes = output_bytes(y_kind);
+  const int y_row = epilogue_row_bytes(BN, y_bytes);
+  uint8_t* const y_tile = smem;
+  const int group = lane >> 2, pair = (lane & 3) * 2;
+#pragma unroll
+  for (int j = 0; j < kFragsN; ++j) {
+    const int local_col = warp_n * kWarpN + j * 8 + pair;
+    const int col = block_n + local_col;
+    const bool first = col < p.k, second = col + 1 < p.k;
+    const float scale0 = first ? p.scale[col] : 0.0f, bias0 = first ? p.bias[col] : 0.0f;
+    const float scale1 = second ? p.scale[col + 1] : 0.0f, bias1 = second ? p.bias[col + 1] : 0.0f;
+#pragma unroll
+    for (int i = 0; i < kFragsM; ++i)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int local_row = warp_m * kWarpM + i * 16 + group + h * 8;
+        const int64_t m = block_m + local_row;
+        float v0, v1;
+        if constexpr (Fp8) {
+          v0 = __fmaf_rn(acc[i][j][2 * h], scale0, bias0);
+          v1 = __fmaf_rn(acc[i][j][2 * h + 1], scale1, bias1);
+        } else {
+          v0 = __fmaf_rn(static_cast<float>(acc[i][j][2 * h]), scale0, bias0);
+          v1 = __fmaf_rn(static_cast<float>(acc[i][j][2 * h + 1]), scale1, bias1);
+        }
+        if (z_kind != ResidualKind::kNone) {
+          float z0 = 0.0f, z1 = 0.0f;
+          if (z_staged) {
+            const uint8_t* z = z_tile + local_row * z_row + local_col * z_bytes;
+            if (z_kind == ResidualKind::kF16) {
+              const __half2 zz = *reinterpret_cast<const __half2*>(z);
+              z0 = __low2float(zz);
+              z1 = __high2float(zz);
+            } else if (z_kind == ResidualKind::kInt8) {
+              const uint32_t pair_bytes = *reinterpret_cast<const uint16_t*>(z);
+              z0 = static_cast<float>(static_cast<int8_t>(pair_bytes));
+              z1 = static_cast<float>(static_cast<int8_t>(pair_bytes >> 8));
+            } else {
+              z0 = from_e4m3(z[0]);
+              z1 = from_e4m3(z[1]);
+            }
+          } else if (m < pixels) {
+            if (first) z0 = residual_at(p, z_kind, m, col);
+            if (second) z1 = residual_at(p, z_kind, m, col + 1);
+          }
+          v0 = add_residual(p, z_kind, v0, z0);
+          v1 = add_residual(p, z_kind, v1, z1);
+        }
+        if (p.relu) {
+          v0 = fmaxf(v0, 0.0f);
+          v1 = fmaxf(v1, 0.0f);
+        }
+        uint8_t* out = y_tile + local_row * y_row + local_col * y_bytes;
+        switch (y_kind) {
+          case IgemmOutput::kInt8:
+            *reinterpret_cast<uint16_t*>(out) = static_cast<uint16_t>(
+                saturate_round_bits(__fmul_rn(v0, p.y_inv_scale)) |
+                (saturate_round_bits(__fmul_rn(v1, p.y_inv_scale)) << 8));
+            break;
+          case IgemmOutput::kFp8:
+            *reinterpret_cast<uint16_t*>(out) =
+                static_cast<uint16_t>(to_e4m3(__fmul_rn(v0, p.y_inv_scale)) |
+                                      (static_cast<uint32_t>(to_e4m3(__fmul_rn(v1, p.y_inv_scale))) << 8));
+            break;
+          case IgemmOutput::kF16:
+            *reinterpret_cast<__half2*>(out) = __floats2half2_rn(v0, v1);  // one packed conversion
+            break;
+        }
+      }
+  }
+  __syncthreads();
+
+  // Phase 2: the tile to global memory, 16 bytes of one pixel per thread and iteration;
+  // consecutive threads take consecutive pieces of a row, so a warp writes whole rows.
+  const int chunks_per_row = BN * y_bytes / 16;
+  const int per_chunk = 16 / y_bytes;  // channels
+  const bool y_vectors = Epi != kEpilogueAny || rows_aligned(p.y, p.y_stride, y_bytes);
+  for (int index = tid; index < BM * chunks_per_row; index += kThreads) {
+    const int row = index / chunks_per_row, chunk_index = index - (index / chunks_per_row) * chunks_per_row;
+    const int64_t m = block_m + row;
+    const int col = block_n + chunk_index * per_chunk;
+    if (m >= pixels || col >= p.k) continue;
+    const uint8_t* src = y_tile + row * y_row + chunk_index * 16;
+    uint8_t* dst = static_cast<uint8_t*>(p.y) + (m * p.y_stride + col) * y_bytes;
+    if (y_vectors && (Epi != kEpilogueAny || col + per_chunk <= p.k)) {
+      *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
+    } else {
+      const int bytes = (col + per_chunk <= p.k ? per_chunk : p.k - col) * y_bytes;
+      for (int e = 0; e < bytes; ++e) dst[e] = src[e];
+    }
+  }
 }
 
 // Launches one instantiation. The shared-memory opt-in above 48 KB is a per-device
-// setting of the kernel, made once per device (a bit per device ordinal); so is the number
-// of persistent blocks that fit on the device at once.
-template <bool Fp8, bool Wgmma, int BM, int BN, int WM, int WN, int Stages, int MinBlocks, int Epi, bool Persistent>
+// setting of the kernel, made once per device (a bit per device ordinal).
+template <bool Fp8, bool Wgmma, int BM, int BN, int WM, int WN, int Stages, int MinBlocks, int Epi>
 cudaError_t launch_variant(const IgemmConvParams& p, const void* x, const void* w, cudaStream_t stream) {
-  // Stage tiles, output tile (own or over the stage tiles), residual tiles if any, and 512
-  // bytes of alignment slack. The opt-in covers the residual tiles.
-  constexpr int kZTiles = Persistent ? 2 : 1;
-  constexpr int kZTileBytes = epilogue_tile_bytes(BM, BN, epilogue_element_bytes(Epi));
-  constexpr int kBase = residual_tile_offset(BM, BN, Stages, Persistent, epilogue_element_bytes(Epi));
-  constexpr int kMaxSmem = kBase + kZTiles * kZTileBytes + 512;
-  const int smem = kBase + (p.z_kind == ResidualKind::kNone ? 0 : kZTiles * kZTileBytes) + 512;
-  constexpr int kThreads = WM * WN * 32;
-  auto kernel = igemm_conv_kernel<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks, Epi, Persistent>;
+  // The stage tiles (reused by the output tile), the residual tile if any, and 512 bytes of
+  // alignment slack. The opt-in covers the largest (f16 residual).
+  constexpr int kMaxSmem = main_smem_bytes(BM, BN, Stages) + BM * epilogue_row_bytes(BN, 2) + 512;
+  const int z_smem =
+      p.z_kind == ResidualKind::kNone ? 0 : BM * epilogue_row_bytes(BN, residual_bytes(p.z_kind));
+  const int smem = main_smem_bytes(BM, BN, Stages) + z_smem + 512;
+  auto kernel = igemm_conv_kernel<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks, Epi>;
   static std::atomic<uint64_t> opted_in{0};
-  static std::atomic<int> resident_blocks[64][2];  // per device and residual-or-not: blocks per SM x SMs
   int device = 0;
   if (const cudaError_t st = cudaGetDevice(&device); st != cudaSuccess) return st;
   const uint64_t bit = uint64_t(1) << (device & 63);
@@ -563,47 +483,29 @@ cudaError_t launch_variant(const IgemmConvParams& p, const void* x, const void* 
     opted_in.fetch_or(bit);
   }
   const int64_t pixels = int64_t(p.n) * p.ho * p.wo;
-  const int n_blocks = (p.k + BN - 1) / BN;
-  const int64_t m_blocks = (pixels + BM - 1) / BM;
-  dim3 grid(n_blocks, static_cast<unsigned>(m_blocks));
-  if constexpr (Persistent) {
-    std::atomic<int>& fit = resident_blocks[device & 63][p.z_kind == ResidualKind::kNone ? 0 : 1];
-    int blocks = fit.load();
-    if (blocks == 0) {
-      int per_sm = 0, sms = 0;
-      if (const cudaError_t st = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, smem);
-          st != cudaSuccess)
-        return st;
-      if (const cudaError_t st = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device); st != cudaSuccess)
-        return st;
-      blocks = std::max(1, per_sm) * std::max(1, sms);
-      fit.store(blocks);
-    }
-    grid = dim3(static_cast<unsigned>(std::min<int64_t>(blocks, int64_t(n_blocks) * m_blocks)));
-  }
+  const dim3 grid((p.k + BN - 1) / BN, static_cast<unsigned>((pixels + BM - 1) / BM));
   Divisors div;
   div.per_image = FastDivisor(static_cast<uint32_t>(p.ho * p.wo));
   div.wo = FastDivisor(static_cast<uint32_t>(p.wo));
   div.s = FastDivisor(static_cast<uint32_t>(p.s));
   div.channel_blocks = FastDivisor(static_cast<uint32_t>((p.c + kBK - 1) / kBK));
   div.taps_per_step = p.c == 16 || p.c == 32 ? kBK / p.c : 1;
-  kernel<<<grid, kThreads, smem, stream>>>(p, div, static_cast<const uint8_t*>(x), static_cast<const uint8_t*>(w));
+  kernel<<<grid, WM * WN * 32, smem, stream>>>(p, div, static_cast<const uint8_t*>(x), static_cast<const uint8_t*>(w));
   return cudaGetLastError();
 }
 
 // The epilogue variant for the parameters (FP8 always takes the general one).
-template <bool Fp8, bool Wgmma, int BM, int BN, int WM, int WN, int Stages, int MinBlocks = 1, bool Persistent = false>
+template <bool Fp8, bool Wgmma, int BM, int BN, int WM, int WN, int Stages, int MinBlocks = 1>
 cudaError_t launch(const IgemmConvParams& p, const void* x, const void* w, cudaStream_t stream) {
   if constexpr (!Fp8) {
     // The fixed variants move whole 16-byte pieces of every output (and residual) row.
     const bool y_pieces = p.y_kind == IgemmOutput::kInt8 && p.k % 16 == 0 && rows_aligned(p.y, p.y_stride, 1);
     if (y_pieces && p.z_kind == ResidualKind::kNone)
-      return launch_variant<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks, kEpilogueInt8, Persistent>(p, x, w, stream);
+      return launch_variant<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks, kEpilogueInt8>(p, x, w, stream);
     if (y_pieces && p.z_kind == ResidualKind::kInt8 && rows_aligned(p.z, p.z_stride, 1))
-      return launch_variant<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks, kEpilogueInt8Residual, Persistent>(
-          p, x, w, stream);
+      return launch_variant<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks, kEpilogueInt8Residual>(p, x, w, stream);
   }
-  return launch_variant<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks, kEpilogueAny, Persistent>(p, x, w, stream);
+  return launch_variant<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks, kEpilogueAny>(p, x, w, stream);
 }
 
 // The tiles: name, block shape, warps. Wide tiles for the large early layers, narrow ones
@@ -631,15 +533,6 @@ const TileEntry kTiles[] = {
     {"wgmma 64x64 s3", 64, 64, true, launch<false, true, 64, 64, 4, 1, 3, 8>, launch<true, true, 64, 64, 4, 1, 3, 8>},
     {"wgmma 128x64 s3", 128, 64, true, launch<false, true, 128, 64, 8, 1, 3, 4>,
      launch<true, true, 128, 64, 8, 1, 3, 4>},
-    // Persistent blocks (see the kernel): the next tile's loads overlap this one's epilogue.
-    {"wgmma 128x64 s3 persistent", 128, 64, true, launch<false, true, 128, 64, 8, 1, 3, 3, true>,
-     launch<true, true, 128, 64, 8, 1, 3, 3, true>},
-    {"wgmma 128x128 s3 persistent", 128, 128, true, launch<false, true, 128, 128, 8, 1, 3, 2, true>,
-     launch<true, true, 128, 128, 8, 1, 3, 2, true>},
-    {"wgmma 64x64 s3 persistent", 64, 64, true, launch<false, true, 64, 64, 4, 1, 3, 6, true>,
-     launch<true, true, 64, 64, 4, 1, 3, 6, true>},
-    {"128x64 s2 persistent", 128, 64, false, launch<false, false, 128, 64, 4, 2, 2, 3, true>,
-     launch<true, false, 128, 64, 4, 2, 2, 3, true>},
 };
 constexpr int kTileCount = sizeof(kTiles) / sizeof(kTiles[0]);
 
