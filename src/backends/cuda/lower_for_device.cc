@@ -294,17 +294,8 @@ class Lowering {
         const int x16 = want(x, act_, Layout::kNHWC);
         Dims d = g().value(x).dims;
         d[1] = int8::pad_channels(d[1], qtype_);
-        xq = g().add_value(g().value(x).name + tag, qtype_, d);
-        out_.layouts.push_back(Layout::kNHWC);
-        out_.batched.push_back(out_.batched[x]);
-        ir::Node q;
-        q.name = g().value(xq).name;
-        q.op = fp8() ? "QuantizeFp8" : "QuantizeInt8";
-        q.domain = "kiln";
-        q.inputs = {x16};
-        q.outputs = {xq};
-        q.attrs.set("inv_scale", 1.0f / x_scale);
-        g().add_node(std::move(q));
+        xq = add_quantized_value(x, g().value(x).name + tag, d);
+        g().add_node(quantize_node(x16, xq, x_scale));
         quantized_[x] = xq;
       }
     }
@@ -371,21 +362,34 @@ class Lowering {
     const DType d = g().value(x).dtype;
     const int xf = d == DType::kF32 || d == DType::kF16 ? x : want(x, act_, Layout::kNHWC);
     const Dims xd = g().value(x).dims;
-    const int xq = g().add_value(g().value(x).name + tag + "_s2d", qtype_,
-                                 Dims{xd[0], quant::kSpaceToDepthChannels, stem.hs, stem.ws});
-    out_.layouts.push_back(Layout::kNHWC);
-    out_.batched.push_back(out_.batched[x]);
-    ir::Node q;
-    q.name = g().value(xq).name;
-    q.op = fp8() ? "QuantizeFp8" : "QuantizeInt8";
-    q.domain = "kiln";
-    q.inputs = {xf};
-    q.outputs = {xq};
-    q.attrs.set("inv_scale", 1.0f / x_scale);
+    const int xq = add_quantized_value(x, g().value(x).name + tag + "_s2d",
+                                       Dims{xd[0], quant::kSpaceToDepthChannels, stem.hs, stem.ws});
+    ir::Node q = quantize_node(xf, xq, x_scale);
     q.attrs.set("space_to_depth", std::vector<int64_t>{stem.pad_top, stem.pad_left});
     q.attrs.set("x_nhwc", static_cast<int64_t>(out_.layouts[xf] == Layout::kNHWC));
     g().add_node(std::move(q));
     return xq;
+  }
+
+  // A new NHWC value of the build's quantized type, batched as `like`.
+  int add_quantized_value(int like, const std::string& name, const Dims& dims) {
+    const int v = g().add_value(name, qtype_, dims);
+    out_.layouts.push_back(Layout::kNHWC);
+    out_.batched.push_back(out_.batched[like]);
+    return v;
+  }
+
+  // kiln.QuantizeInt8 / kiln.QuantizeFp8 of `x` into `xq` with scale `x_scale` (the node is
+  // named after its output, which the `best` build's cost model relies on).
+  ir::Node quantize_node(int x, int xq, float x_scale) {
+    ir::Node q;
+    q.name = g().value(xq).name;
+    q.op = fp8() ? "QuantizeFp8" : "QuantizeInt8";
+    q.domain = "kiln";
+    q.inputs = {x};
+    q.outputs = {xq};
+    q.attrs.set("inv_scale", 1.0f / x_scale);
+    return q;
   }
 
   // cuDNN takes symmetric padding only: the asymmetric part becomes an explicit zero Pad
