@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <random>
 
+#include "../cpu/cpu_test_support.h"
 #include "backends/cpu/cpu_backend.h"
 #include "ir/shape_inference.h"
 #include "quant/space_to_depth.h"
@@ -13,13 +13,7 @@
 namespace kiln::quant {
 namespace {
 
-Tensor seeded(Dims dims, uint32_t seed) {
-  Tensor t(DType::kF32, std::move(dims));
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  for (float& v : t.span<float>()) v = dist(rng);
-  return t;
-}
+using cpu::testing::random_tensor;
 
 struct StemCase {
   const char* name;
@@ -68,14 +62,14 @@ class SpaceToDepth : public ::testing::TestWithParam<StemCase> {};
 
 TEST_P(SpaceToDepth, RewrittenConvolutionEqualsTheOriginal) {
   const StemCase c = GetParam();
-  const Tensor weights = seeded({c.k, c.c, c.r, c.s}, 11);
+  const Tensor weights = random_tensor({c.k, c.c, c.r, c.s}, 11);
   const ir::Graph original = conv_graph(c, weights, {2, 2});
   const auto stem = space_to_depth_stem(original, original.nodes[0]);
   ASSERT_TRUE(stem.has_value()) << c.name;
   EXPECT_EQ(stem->r, (c.r + 1) / 2);
   EXPECT_EQ(stem->s, (c.s + 1) / 2);
 
-  const Tensor x = seeded({2, c.c, c.h, c.w}, 12);
+  const Tensor x = random_tensor({2, c.c, c.h, c.w}, 12);
   const Tensor want = cpu::run_graph(original, {x})[0];
   const Tensor filter = space_to_depth_filter(weights);
   ASSERT_EQ(filter.dims(), (Dims{c.k, kSpaceToDepthChannels, stem->r, stem->s}));
@@ -101,7 +95,7 @@ INSTANTIATE_TEST_SUITE_P(Stems, SpaceToDepth,
 
 TEST(SpaceToDepth, OnlyThinStride2ConvolutionsAreRewritten) {
   const StemCase thin{"thin", 3, 12, 12, 4, 3, 3, 1, 1};
-  const Tensor w3 = seeded({4, 3, 3, 3}, 13);
+  const Tensor w3 = random_tensor({4, 3, 3, 3}, 13);
   EXPECT_TRUE(space_to_depth_stem(conv_graph(thin, w3, {2, 2}), conv_graph(thin, w3, {2, 2}).nodes[0]));
   const ir::Graph stride1 = conv_graph(thin, w3, {1, 1});
   EXPECT_FALSE(space_to_depth_stem(stride1, stride1.nodes[0]));
@@ -111,7 +105,7 @@ TEST(SpaceToDepth, OnlyThinStride2ConvolutionsAreRewritten) {
   EXPECT_FALSE(space_to_depth_stem(dilated, dilated.nodes[0]));
   // Five channels make 20 > 16 after the rewrite.
   const StemCase wide{"wide", 5, 12, 12, 4, 3, 3, 1, 1};
-  const ir::Graph five = conv_graph(wide, seeded({4, 5, 3, 3}, 14), {2, 2});
+  const ir::Graph five = conv_graph(wide, random_tensor({4, 5, 3, 3}, 14), {2, 2});
   EXPECT_FALSE(space_to_depth_stem(five, five.nodes[0]));
 }
 
