@@ -2,8 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
+#include <random>
 
 #include "backends/cuda/cuda_engine.h"
 #include "backends/cuda/int8/int8_lowering.h"
@@ -74,6 +76,61 @@ std::map<std::string, double> times_of(const std::vector<OpTiming>& timings, std
       if (t.op == op) out[t.node] = t.ms;
   return out;
 }
+
+// Timed runs of a whole engine (after two warm-up runs), of which the median counts.
+constexpr int kEngineRuns = 7;
+
+// Device compute time of one run of `engine` at its largest batch: the median over
+// kEngineRuns runs on seeded random inputs (the data does not change the work done).
+double engine_compute_ms(Engine& engine) {
+  std::vector<Tensor> inputs;
+  std::mt19937 rng(20261127);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (const TensorInfo& info : engine.inputs()) {
+    Dims dims = info.dims;
+    if (!dims.empty() && dims[0] == kDynamic) dims[0] = engine.max_batch_size();
+    Tensor t(info.dtype, dims);
+    if (info.dtype == DType::kF32)
+      for (float& v : t.span<float>()) v = dist(rng);
+    inputs.push_back(std::move(t));
+  }
+  auto context = engine.create_context();
+  std::vector<Tensor> outputs;
+  std::vector<double> ms;
+  for (int i = 0; i < kEngineRuns + 2; ++i) {
+    const Status status = context->run(inputs, &outputs);
+    if (!status.ok()) throw Error(status.message(), status.code());
+    if (i >= 2) ms.push_back(context->last_timing().compute_ms);
+  }
+  std::nth_element(ms.begin(), ms.begin() + ms.size() / 2, ms.end());
+  return ms[ms.size() / 2];
+}
+
+// The fastest whole engine seen so far. Per-layer choices add up tactic times measured one
+// layer at a time, which miss what layers cost each other (an INT8 chain pays no conversion
+// between its layers, a mixed engine pays one at every change of precision); the engines
+// themselves are compared by running them.
+class FastestEngine {
+ public:
+  // Times `engine` and keeps it if it is the fastest yet (then the previous one is freed).
+  void offer(std::unique_ptr<Engine> engine, const std::string& name, const std::function<void(const std::string&)>& progress) {
+    const double ms = engine_compute_ms(*engine);
+    progress(fmt::format("{} engine: {:.3f} ms per batch of {} (compute, median of {} runs)", name, ms,
+                         engine->max_batch_size(), kEngineRuns));
+    if (!engine_ || ms < ms_) {
+      engine_ = std::move(engine);
+      ms_ = ms;
+      name_ = name;
+    }
+  }
+  const std::string& name() const { return name_; }
+  std::unique_ptr<Engine> take() { return std::move(engine_); }
+
+ private:
+  std::unique_ptr<Engine> engine_;
+  double ms_ = 0;
+  std::string name_;
+};
 
 // Elements of a value at max batch (dims[0] is the batch for activations).
 double elements_at(const ir::Value& v, int max_batch) {
@@ -182,17 +239,22 @@ std::unique_ptr<Engine> build_best_engine(const ir::Graph& graph, const BuildOpt
     if (options.progress) options.progress("[best] " + line);
   };
 
+  FastestEngine fastest;
   progress("phase 1/4: FP16 engine, timing every layer");
   const std::map<std::string, double> fp16_ms = in_phase("phase 1/4 (FP16 engine)", [&] {
     auto engine = build_cuda_engine(graph, phase_options(options, Precision::kFP16, cache.path(), "fp16"), device);
-    return times_of(op_timings(*engine), {"Conv", "FusedConv"});
+    auto ms = times_of(op_timings(*engine), {"Conv", "FusedConv"});
+    fastest.offer(std::move(engine), "FP16", progress);
+    return ms;
   });
 
   progress("phase 2/4: INT8 engine, timing every eligible convolution in INT8");
   const std::vector<OpTiming> int8_timings = in_phase("phase 2/4 (INT8 engine)", [&] {
     auto engine =
         build_cuda_engine(graph, phase_options(options, Precision::kINT8, cache.path(), "int8"), device, &table);
-    return op_timings(*engine);
+    auto timings = op_timings(*engine);
+    fastest.offer(std::move(engine), "all-INT8", progress);
+    return timings;
   });
   const std::map<std::string, double> probe_int8_ms = times_of(int8_timings, {"Int8Conv"});
 
@@ -228,14 +290,36 @@ std::unique_ptr<Engine> build_best_engine(const ir::Graph& graph, const BuildOpt
                          phase, demoted));
   }
 
+  in_phase("phase 4/4 (whole engines)", [&] { fastest.offer(std::move(engine), "mixed", progress); });
+  // Which convolutions run in INT8 in the engine kept, and why.
+  const std::string& winner = fastest.name();
+  if (winner != "mixed") {
+    const int8::Int8Plan all_int8 = int8::plan_int8_convs(graph, table);
+    for (size_t i = 0; i < graph.nodes.size(); ++i) {
+      const std::string& node = graph.nodes[i].name;
+      if (!reason.count(node)) continue;
+      if (winner == "FP16") {
+        int8_nodes.erase(node);
+        reason[node] = "fp16: the FP16 engine ran faster than the all-INT8 and the mixed ones";
+      } else if (all_int8.conv_runs_int8[i]) {
+        int8_nodes.insert(node);
+        reason[node] = "int8: the all-INT8 engine ran faster than the FP16 and the mixed ones";
+      } else {
+        int8_nodes.erase(node);
+        reason[node] = "fp16: not eligible for INT8 (it stays FP16 in the all-INT8 engine)";
+      }
+    }
+  }
   int int8_count = 0;
   for (const LayerChoice& c : choices) {
-    const bool int8 = int8_nodes.count(c.node) > 0;
-    int8_count += int8;
+    int8_count += int8_nodes.count(c.node) > 0;
     progress(fmt::format("{}: {}", c.node, reason[c.node]));
   }
-  progress(fmt::format("{} of {} convolutions run in INT8, the rest in FP16", int8_count, choices.size()));
-  return engine;
+  progress(fmt::format("{} of {} convolutions run in INT8, the rest in FP16 (the {} engine)", int8_count,
+                       choices.size(), winner));
+  std::unique_ptr<Engine> kept = fastest.take();
+  relabel_precision(*kept, Precision::kBest);
+  return kept;
 }
 
 }  // namespace kiln::cuda

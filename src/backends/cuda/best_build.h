@@ -7,6 +7,10 @@
 // (layer_precision_choice.h); (4) the mixed engine, timed again where its layers differ
 // from the probes, and convolutions that turned out slower there in INT8 than in FP16
 // (their real neighbours, conversions included) go back to FP16 and it is built once more.
+// Finally the FP16, all-INT8 and mixed engines are each run whole at the largest batch and
+// the fastest is kept: layer times measured one at a time miss what the layers cost each
+// other (conversions at every change of precision), so the mixed choice can lose to a
+// uniform engine.
 // The phases share a timing cache (the user's, or a temporary file), so each shape is
 // timed once.
 #pragma once

@@ -180,6 +180,7 @@ class CudaEngine : public Engine {
   int max_batch_size() const override { return core_->max_batch; }
   std::unique_ptr<ExecutionContext> create_context() override { return make_cuda_context(core_); }
   const EngineCore& core() const { return *core_; }
+  void relabel(Precision precision) { core_->precision = precision; }
 
   void save_plan(const std::string& path) const override {
     Plan plan;
@@ -261,6 +262,15 @@ std::vector<OpTiming> op_timings(const Engine& engine) {
                    core.program.ops[i]->tactic_ms()});
   }
   return out;
+}
+
+void relabel_precision(Engine& engine, Precision precision) {
+  auto* cuda = dynamic_cast<CudaEngine*>(&engine);
+  if (!cuda) fail_with(ErrorCode::kInvalidArgument, "only CUDA engines are relabelled, not {}", engine.device());
+  auto built_alike = [](Precision p) { return p == Precision::kFP16 || p == Precision::kINT8 || p == Precision::kBest; };
+  KILN_CHECK(built_alike(precision) && built_alike(cuda->precision()), "relabelling a {} engine as {}",
+             precision_name(cuda->precision()), precision_name(precision));
+  cuda->relabel(precision);
 }
 
 std::unique_ptr<Engine> load_cuda_engine(const Plan& plan, int device) {

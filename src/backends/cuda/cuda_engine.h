@@ -34,6 +34,11 @@ struct OpTiming {
 // Every op of `engine` in execution order; throws kInvalidArgument if it is not a CUDA engine.
 std::vector<OpTiming> op_timings(const Engine& engine);
 
+// Makes a CUDA engine report (and save in its plan) `precision`: `--precision best` keeps its
+// FP16 or all-INT8 probe engine when that runs fastest. Only modes whose ops are built alike
+// may be swapped (FP16, INT8 and best: FP16 convolutions and INT8 ones by their node).
+void relabel_precision(Engine& engine, Precision precision);
+
 // A plan written by a CUDA engine; refuses another GPU model / library major version
 // (kFailedPrecondition) and never times tactics again.
 std::unique_ptr<Engine> load_cuda_engine(const Plan& plan, int device);
