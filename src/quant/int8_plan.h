@@ -5,7 +5,13 @@
 //     stride-2 stem that the space-to-depth rewrite widens, quant/space_to_depth.h), and
 //     both its input and output calibrated;
 //   - its output stays quantized only when every consumer is such a convolution (as input X
-//     or residual Z) and it is not a graph output; otherwise it is written in float.
+//     or residual Z) and it is not a graph output; otherwise it is written in float;
+//   - with quantized_max_pools (INT8 builds on the GPU): a MaxPool that is the only reader of
+//     such a convolution's output, and whose own output is read only by such convolutions,
+//     runs on the quantized values. Max commutes with the monotonic quantization when both
+//     sides use one scale, so the convolution quantizes with the pool output's calibrated
+//     scale and the pool passes its values through: the same result as quantizing after a
+//     float pool, at a quarter of the pool's bytes.
 #pragma once
 
 #include <set>
@@ -19,7 +25,11 @@ namespace kiln::quant {
 
 struct Int8Plan {
   std::vector<bool> conv_runs_int8;  // per node
+  std::vector<bool> pool_runs_int8;  // per node: a MaxPool on quantized values
   std::vector<bool> value_is_int8;   // per value: written as INT8 by its producer
+  // Per value: the value whose calibrated scale its quantized form carries. Itself, except a
+  // convolution output read by a quantized max pool: the pool's output.
+  std::vector<int> scale_of;
 };
 // Convolutions with fewer input channels than this stay in FP16 unless rewritten: cuDNN's
 // INT8 kernels are built for wide channels, and on an H200 ResNet-50's RGB stem (3
@@ -31,6 +41,6 @@ int min_int8_input_channels();
 // best` keeps the others in FP16 — on top of the rules above.
 Int8Plan plan_int8_convs(const ir::Graph& graph, const CalibrationTable& table,
                          int min_input_channels = min_int8_input_channels(),
-                         const std::set<std::string>* only = nullptr);
+                         const std::set<std::string>* only = nullptr, bool quantized_max_pools = false);
 
 }  // namespace kiln::quant

@@ -1,10 +1,14 @@
-// The CPU integer oracle of the INT8 GPU tests: a graph whose nodes are all convolutions
-// (FusedConv with relu and/or residual, or plain Conv), computed as the INT8 engine computes
-// it (quant/int8_reference.h): the input rounded to fp16 and quantized, exact int32 sums, the
-// fused-multiply-add epilogue, requantization between convolutions, f32 (fp16-rounded) out.
+// The CPU integer oracle of the INT8 GPU tests: a graph whose nodes are convolutions
+// (FusedConv with relu and/or residual, or plain Conv) and max pools between two of them,
+// computed as the INT8 engine computes it (quant/int8_reference.h): the input rounded to
+// fp16 and quantized, exact int32 sums, the fused-multiply-add epilogue, requantization
+// between convolutions (with the pool output's scale before a max pool, which then takes
+// the maximum of the INT8 values), f32 (fp16-rounded) out.
 #pragma once
 
+#include <algorithm>
 #include <map>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -15,6 +19,29 @@
 namespace kiln::cuda_test {
 
 inline Tensor f16_round(const Tensor& t) { return t.cast(DType::kF16).cast(DType::kF32); }
+
+// Max pooling of an INT8 NCHW tensor (2-D, padded positions ignored).
+inline Tensor int8_max_pool(const Tensor& x, const ir::Node& pool, const Dims& out_dims) {
+  const auto k = pool.attrs.get_ints("kernel_shape", {});
+  const auto st = pool.attrs.get_ints("strides", {1, 1});
+  const auto pads = pool.attrs.get_ints("pads", {0, 0, 0, 0});
+  Tensor y(DType::kI8, out_dims);
+  const int64_t n = out_dims[0], c = out_dims[1], ho = out_dims[2], wo = out_dims[3], h = x.dim(2), w = x.dim(3);
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t oh = 0; oh < ho; ++oh)
+        for (int64_t ow = 0; ow < wo; ++ow) {
+          int m = -129;
+          for (int64_t r = 0; r < k[0]; ++r)
+            for (int64_t s = 0; s < k[1]; ++s) {
+              const int64_t ih = oh * st[0] - pads[0] + r, iw = ow * st[1] - pads[1] + s;
+              if (ih >= 0 && ih < h && iw >= 0 && iw < w)
+                m = std::max<int>(m, x.data<int8_t>()[((b * c + ch) * h + ih) * w + iw]);
+            }
+          y.data<int8_t>()[((b * c + ch) * ho + oh) * wo + ow] = static_cast<int8_t>(m < -128 ? 0 : m);
+        }
+  return y;
+}
 
 // Values carry (int8 tensor, scale) between the convolutions.
 inline Tensor int8_oracle(const ir::Graph& g, const quant::CalibrationTable& table, const Tensor& x) {
@@ -28,6 +55,11 @@ inline Tensor int8_oracle(const ir::Graph& g, const quant::CalibrationTable& tab
            table.int8_scale(g.value(in).name)};
   Tensor out;
   for (const ir::Node& n : g.nodes) {
+    if (n.op == "MaxPool") {
+      const Q& xq = q.at(n.inputs[0]);
+      q[n.outputs[0]] = {int8_max_pool(xq.t, n, g.value(n.outputs[0]).dims), xq.scale};
+      continue;
+    }
     // A convolution without activation or residual stays a plain Conv (same inputs 0-2).
     EXPECT_TRUE(n.op == "FusedConv" || n.op == "Conv") << n.name << ": " << n.op;
     const Q& xq = q.at(n.inputs[0]);
@@ -44,7 +76,10 @@ inline Tensor int8_oracle(const ir::Graph& g, const quant::CalibrationTable& tab
     const bool relu = n.attrs.get_string("activation", "none") == "relu";
     const int y = n.outputs[0];
     const bool last = y == g.outputs[0];
-    const float s_y = last ? 1.0f : table.int8_scale(g.value(y).name);
+    // Into a max pool: the pool output's scale (the pool passes the values through).
+    const std::vector<int> readers = g.consumers(y);
+    const int scale_of = readers.size() == 1 && g.nodes[readers[0]].op == "MaxPool" ? g.nodes[readers[0]].outputs[0] : y;
+    const float s_y = last ? 1.0f : table.int8_scale(g.value(scale_of).name);
     const int64_t k = acc.dim(1), spatial = acc.dim(2) * acc.dim(3);
     Tensor next(last ? DType::kF32 : DType::kI8, acc.dims());
     for (int64_t e = 0; e < acc.numel(); ++e) {

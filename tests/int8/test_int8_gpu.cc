@@ -9,6 +9,7 @@
 #include <string>
 
 #include "../cuda/cuda_engine_support.h"
+#include "backends/cuda/lower_for_device.h"
 #include "chain_graphs.h"
 #include "int8_oracle.h"
 #include "core/npy.h"
@@ -21,10 +22,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Builds an INT8 engine of chain `c` (minmax calibration on random tensors) and checks it
-// bit for bit against the integer reference at batches 1 and 3.
-void expect_chain_matches_reference(const ChainCase& c) {
-  const ir::Graph g = chain_graph(c);
+// Builds an INT8 engine of `g` (input [n, cin, size, size]; minmax calibration on random
+// tensors) and checks it bit for bit against the integer reference at batches 1 and 3.
+void expect_graph_matches_reference(const ir::Graph& g, const ChainCase& c) {
   const fs::path dir = fs::temp_directory_path() / fmt::format("kiln_int8_gpu_{}_{}", ::getpid(), c.name);
   fs::create_directories(dir / "data");
   for (int i = 0; i < 4; ++i)
@@ -62,6 +62,8 @@ void expect_chain_matches_reference(const ChainCase& c) {
   fs::remove_all(dir);
 }
 
+void expect_chain_matches_reference(const ChainCase& c) { expect_graph_matches_reference(chain_graph(c), c); }
+
 class Int8Chain : public ::testing::TestWithParam<ChainCase> {};
 
 TEST_P(Int8Chain, MatchesCpuIntegerReference) {
@@ -95,6 +97,47 @@ TEST(Int8Stem, SpaceToDepthMatchesCpuIntegerReference) {
   const MinChannelsScope default_minimum("16");
   expect_chain_matches_reference({"stem7x7", 3, 23, {{16, 7, 2, 3}}});
   expect_chain_matches_reference({"stem3x3_then_1x1", 4, 17, {{16, 3, 2, 1}, {24, 1, 1, 0}}});
+}
+
+// A max pool between two INT8 convolutions runs on the INT8 values (quant/int8_plan.h): the
+// first convolution quantizes with the pool output's scale. As ResNet's stem: 3x3/2 pad 1
+// (odd sizes, so windows are clipped at the bottom and right), on 24 channels (4-byte
+// vectors) and 32 (16-byte vectors); a 2x2/2 without padding on 13 channels (stored as 16).
+TEST(Int8MaxPool, BetweenInt8ConvolutionsMatchesCpuIntegerReference) {
+  KILN_REQUIRE_GPU();
+  struct PoolCase {
+    ChainCase chain;  // the convolution before the pool (one entry) and the one after
+    int64_t k, stride, pad;
+  };
+  for (const PoolCase& pc : {PoolCase{{"pool3x3s2_c24", 8, 15, {{24, 3, 1, 1}, {16, 1, 1, 0}}}, 3, 2, 1},
+                             PoolCase{{"pool3x3s2_c32", 16, 17, {{32, 3, 2, 1}, {32, 3, 1, 1}}}, 3, 2, 1},
+                             PoolCase{{"pool2x2s2_c13", 4, 14, {{13, 3, 1, 1}, {8, 1, 1, 0}}}, 2, 2, 0}}) {
+    const ChainCase& c = pc.chain;
+    GraphBuilder b({1, c.cin, c.size, c.size});
+    const auto& [c1, k1, s1, p1] = c.convs[0];
+    const auto& [c2, k2, s2, p2] = c.convs[1];
+    int y = b.node("Relu", {b.conv(b.input(), c.cin, c1, k1, s1, p1)});
+    ir::Attributes pool;
+    pool.set("kernel_shape", std::vector<int64_t>{pc.k, pc.k});
+    pool.set("strides", std::vector<int64_t>{pc.stride, pc.stride});
+    pool.set("pads", std::vector<int64_t>{pc.pad, pc.pad, pc.pad, pc.pad});
+    y = b.node("MaxPool", {y}, pool);
+    y = b.node("Relu", {b.conv(y, c1, c2, k2, s2, p2)});
+    const ir::Graph g = b.finish({y});
+    SCOPED_TRACE(c.name);
+    expect_graph_matches_reference(g, c);
+    // The lowering does put the pool on INT8 values.
+    ir::Graph optimized = g;
+    passes::optimize_for_inference(optimized, Precision::kINT8);
+    quant::CalibrationTable table;
+    for (const ir::Value& v : optimized.values)
+      if (!v.is_constant()) table.thresholds[v.name] = 2.0f;
+    const cuda::LoweredGraph low = cuda::lower_for_device(optimized, Precision::kINT8, 2, &table);
+    bool int8_pool = false;
+    for (const ir::Node& n : low.graph.nodes)
+      int8_pool = int8_pool || (n.op == "MaxPool" && low.graph.value(n.inputs[0]).dtype == DType::kI8);
+    EXPECT_TRUE(int8_pool) << c.name << ": the max pool was not lowered to INT8";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Cuda, Int8Chain,

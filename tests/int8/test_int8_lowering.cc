@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 #include <random>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -40,9 +41,10 @@ TEST(Int8Lowering, ResNet50ConvsRunInInt8WithInt8ActivationsBetweenThem) {
   for (const ir::Node& n : low.graph.nodes) ++ops[n.op];
   EXPECT_EQ(ops["Int8Conv"], 53);
   EXPECT_EQ(ops["FusedConv"] + ops["Conv"], 0);
-  // The input (before conv1) and the max-pool output (before layer1) are quantized; every
-  // other convolution reads the INT8 output of another one.
-  EXPECT_EQ(ops["QuantizeInt8"], 2);
+  // Only the input (before conv1) is quantized: the max pool runs on conv1's INT8 output,
+  // and every other convolution reads the INT8 output of another one (or of the pool).
+  EXPECT_EQ(ops["QuantizeInt8"], 1);
+  EXPECT_EQ(ops["MaxPool"], 1);
   int int8_outputs = 0;
   for (const ir::Node& n : low.graph.nodes) {
     if (n.op != "Int8Conv") continue;
@@ -55,9 +57,68 @@ TEST(Int8Lowering, ResNet50ConvsRunInInt8WithInt8ActivationsBetweenThem) {
     EXPECT_EQ(w.dims[1], x.dims[1]) << n.name;
     EXPECT_EQ(low.layouts[n.inputs[0]], Layout::kNHWC) << n.name;
     int8_outputs += y.dtype == DType::kI8;
-    if (y.dtype == DType::kI8) EXPECT_GT(n.attrs.get_float("y_inv_scale", 0), 0) << n.name;
+    if (y.dtype == DType::kI8) {
+      EXPECT_GT(n.attrs.get_float("y_inv_scale", 0), 0) << n.name;
+    }
   }
-  EXPECT_EQ(int8_outputs, 51);  // all but conv1 (into the max pool) and the last (into the average pool)
+  EXPECT_EQ(int8_outputs, 52);  // all but the last (into the average pool)
+  // The pool passes INT8 through in NHWC, and conv1 quantizes with the pool output's scale.
+  for (const ir::Node& pool : low.graph.nodes) {
+    if (pool.op != "MaxPool") continue;
+    const int x = pool.inputs[0], y = pool.outputs[0];
+    EXPECT_EQ(low.graph.value(x).dtype, DType::kI8);
+    EXPECT_EQ(low.graph.value(y).dtype, DType::kI8);
+    EXPECT_EQ(low.layouts[x], Layout::kNHWC);
+    EXPECT_EQ(low.layouts[y], Layout::kNHWC);
+    EXPECT_EQ(low.graph.value(y).dims[1], low.graph.value(x).dims[1]);
+    const ir::Node* conv1 = nullptr;
+    for (const ir::Node& n : low.graph.nodes)
+      if (!n.outputs.empty() && n.outputs[0] == x) conv1 = &n;
+    ASSERT_NE(conv1, nullptr);
+    EXPECT_EQ(conv1->op, "Int8Conv");
+    EXPECT_FLOAT_EQ(conv1->attrs.get_float("y_inv_scale", 0), 1.0f / table.int8_scale(low.graph.value(y).name));
+  }
+}
+
+// Which max pools run on quantized values (quant/int8_plan.h): only between quantized
+// convolutions, only when asked (INT8 builds), and only with the pool output calibrated.
+TEST(Int8Plan, MaxPoolRunsQuantizedOnlyBetweenQuantizedConvolutions) {
+  ir::Graph g = onnx::import_onnx_model(zoo::build_zoo_model("resnet50"), "zoo:resnet50", "");
+  passes::optimize_for_inference(g, Precision::kINT8);
+  quant::CalibrationTable table;
+  for (const ir::Value& v : g.values)
+    if (!v.is_constant()) table.thresholds[v.name] = 4.0f;
+  int pool = -1;
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    if (g.nodes[i].op == "MaxPool") pool = static_cast<int>(i);
+  ASSERT_GE(pool, 0);
+  const int x = g.nodes[pool].inputs[0], y = g.nodes[pool].outputs[0];
+
+  const int8::Int8Plan with = int8::plan_int8_convs(g, table, 16, nullptr, true);
+  EXPECT_TRUE(with.pool_runs_int8[pool]);
+  EXPECT_TRUE(with.value_is_int8[x]);
+  EXPECT_TRUE(with.value_is_int8[y]);
+  EXPECT_EQ(with.scale_of[x], y);
+  EXPECT_EQ(with.scale_of[y], y);
+
+  // Not asked for (FP8 builds, the CPU simulation): the pool stays float, conv1 writes float.
+  const int8::Int8Plan without = int8::plan_int8_convs(g, table, 16);
+  EXPECT_FALSE(without.pool_runs_int8[pool]);
+  EXPECT_FALSE(without.value_is_int8[x]);
+  EXPECT_EQ(without.scale_of[x], x);
+
+  // A reader of the pool output in FP16 (best's allow-set without layer1.0.conv1).
+  std::set<std::string> allowed;
+  for (const ir::Node& n : g.nodes)
+    if (n.op == "Conv" || n.op == "FusedConv") allowed.insert(n.name);
+  for (int c : g.consumers(y)) allowed.erase(g.nodes[c].name);
+  const int8::Int8Plan fp16_reader = int8::plan_int8_convs(g, table, 16, &allowed, true);
+  EXPECT_FALSE(fp16_reader.pool_runs_int8[pool]);
+  EXPECT_FALSE(fp16_reader.value_is_int8[x]);
+
+  // No calibrated range for the pool output: nothing to quantize conv1 with.
+  table.thresholds.erase(g.value(y).name);
+  EXPECT_FALSE(int8::plan_int8_convs(g, table, 16, nullptr, true).pool_runs_int8[pool]);
 }
 
 // By default (16 input channels at least) the RGB stem stays in FP16 and everything else is

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <random>
 
+#include "backends/cuda/int8/int8_pool.h"
 #include "backends/cuda/tactic_timer.h"
 
 #include "backends/cuda/kernels/argmax.h"
@@ -137,6 +138,10 @@ class PoolOp : public NodeOp {
   PoolOp(const ir::Node& node, const std::vector<DeviceValue>& values) : NodeOp(node, values) {
     global_ = node.op.rfind("Global", 0) == 0;
     kind_ = node.op.find("Max") != std::string::npos ? PoolKind::kMax : PoolKind::kAverage;
+    // A quantized max pool (int8/int8_pool.h) runs INT8 NHWC values through its own kernel.
+    int8_ = in_[0].dtype == DType::kI8;
+    if (int8_ && (global_ || kind_ != PoolKind::kMax || in_[0].layout != Layout::kNHWC || out_.dtype != DType::kI8))
+      fail_with(ErrorCode::kUnimplemented, "{}: INT8 pooling runs only as a windowed max pool, NHWC to INT8", label());
     if (global_) return;
     const auto& a = node.attrs;
     const auto k = a.require_ints("kernel_shape");
@@ -160,7 +165,7 @@ class PoolOp : public NodeOp {
     // cuDNN pools with one pad per axis, no dilation, and floor-mode output sizes.
     const Dims& xd = in_[0].dims;
     const Dims& yd = out_.dims;
-    cudnn_ok_ = p_.pad_top == p_.pad_bottom && p_.pad_left == p_.pad_right && p_.dilation_h == 1 &&
+    cudnn_ok_ = !int8_ && p_.pad_top == p_.pad_bottom && p_.pad_left == p_.pad_right && p_.dilation_h == 1 &&
                 p_.dilation_w == 1 && xd.size() == 4 && yd.size() == 4 &&
                 yd[2] == 1 + (xd[2] + 2 * p_.pad_top - p_.kernel_h) / p_.stride_h &&
                 yd[3] == 1 + (xd[3] + 2 * p_.pad_left - p_.kernel_w) / p_.stride_w;
@@ -233,6 +238,11 @@ class PoolOp : public NodeOp {
     p.in_w = x[3];
     p.out_h = y[2];
     p.out_w = y[3];
+    if (int8_) {
+      KILN_CUDA_CALL(label(), int8::int8_max_pool_nhwc(p, static_cast<const int8_t*>(s.at(in_id_[0])),
+                                                       static_cast<int8_t*>(s.at(out_id_)), s.stream));
+      return;
+    }
     KILN_CUDA_CALL(label(), pool2d(p, s.at(in_id_[0]), s.at(out_id_), s.stream));
   }
 
@@ -303,7 +313,7 @@ class PoolOp : public NodeOp {
     return true;
   }
 
-  bool global_ = false;
+  bool global_ = false, int8_ = false;
   PoolKind kind_ = PoolKind::kMax;
   Pool2dParams p_;
   bool cudnn_ok_ = false, use_cudnn_ = false;

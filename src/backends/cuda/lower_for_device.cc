@@ -39,8 +39,10 @@ class Lowering {
       if (!table) fail("--precision {} needs a calibration table", precision_name(precision));
       table_ = table;
       qtype_ = precision == Precision::kFP8 ? DType::kFP8E4M3 : DType::kI8;
+      // Quantized max pools in INT8 only: E4M3 bytes do not order as their values do.
       int8_ = int8::plan_int8_convs(src, *table, int8::min_int8_input_channels(),
-                                    precision == Precision::kBest ? int8_nodes : nullptr);
+                                    precision == Precision::kBest ? int8_nodes : nullptr,
+                                    /*quantized_max_pools=*/qtype_ == DType::kI8);
     }
     out_.graph = src;
     out_.graph.nodes.clear();
@@ -59,6 +61,7 @@ class Lowering {
       try {
         const size_t index = static_cast<size_t>(&node - src_.nodes.data());
         if (table_ && int8_.conv_runs_int8[index]) lower_int8_conv(node);
+        else if (table_ && int8_.pool_runs_int8[index]) lower_quantized_max_pool(node);
         else lower(node);
       } catch (const Error& e) {
         throw Error(fmt::format("node \"{}\" ({}): {}", node.name, node.op, e.what()), e.code());
@@ -267,8 +270,11 @@ class Lowering {
     g().add_node(std::move(n));
   }
 
-  // Per-tensor scale of a value in the build's quantized type.
+  // Per-tensor scale of a value in the build's quantized type. A value written quantized
+  // carries the scale of its plan's scale_of (a convolution output read by a quantized max
+  // pool: the pool output's).
   float qscale(int v) const {
+    if (static_cast<size_t>(v) < int8_.scale_of.size() && int8_.value_is_int8[v]) v = int8_.scale_of[v];
     const std::string& name = out_.graph.value(v).name;
     return fp8() ? table_->fp8_scale(name) : table_->int8_scale(name);
   }
@@ -354,6 +360,19 @@ class Lowering {
     }
     q.attrs.set("relu", static_cast<int64_t>(act == "relu"));
     g().add_node(std::move(q));
+  }
+
+  // A max pool on the quantized output of a convolution (see quant/int8_plan.h): same type,
+  // same scale, NHWC; its output takes the (padded) channel count of its input.
+  void lower_quantized_max_pool(const ir::Node& src_node) {
+    ir::Node n = src_node;
+    const int x = n.inputs[0], y = n.outputs[0];
+    if (g().value(x).dtype != qtype_ || out_.layouts[x] != Layout::kNHWC)
+      fail("the input of a quantized max pool is not {} NHWC", dtype_name(qtype_));
+    n.inputs.resize(1);
+    g().value(y).dims[1] = g().value(x).dims[1];
+    set_out(y, qtype_, Layout::kNHWC);
+    g().add_node(std::move(n));
   }
 
   // The quantized space-to-depth image of `x` for a stem convolution: read as it is when it
