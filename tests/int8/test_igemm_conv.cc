@@ -363,7 +363,7 @@ Comparison compare(const ConvCase& c, const std::vector<uint8_t>& got, const std
       const float gv = decode(c.y_kind, g), wv = decode(c.y_kind, w);
       const bool bad = !tolerance.within(gv, wv);
       result.out_of_tolerance += bad;
-      if (result.differing <= 8)
+      if (result.differing <= 8 || (bad && result.out_of_tolerance <= 4))  // every bad one, up to 4
         result.first += fmt::format("  pixel {} channel {}: got {} want {}{}\n", px, ch, gv, wv,
                                     bad ? "  (out of tolerance)" : "");
     }

@@ -63,6 +63,21 @@ __device__ __forceinline__ void load_matrix_x4(uint32_t address, uint32_t (&r)[4
                : "r"(address));
 }
 
+// Bits t of [0, taps) (taps <= 16) for which start + t * step lies in [0, size): which
+// filter rows (columns) of a window land inside the image. Undilated, a range of bits.
+__device__ __forceinline__ uint32_t inside_bits(int start, int taps, int step, int size) {
+  if (step == 1) {
+    const int lo = min(max(-start, 0), taps), hi = min(max(size - start, 0), taps);
+    return hi > lo ? ((1u << hi) - 1) & ~((1u << lo) - 1) : 0u;
+  }
+  uint32_t bits = 0;
+  for (int t = 0; t < taps; ++t) {
+    const int v = start + t * step;
+    bits |= uint32_t(v >= 0 && v < size) << t;
+  }
+  return bits;
+}
+
 // Byte offset of (row, 16-byte chunk) in a [rows][64 bytes] stage tile. Rows are 64 bytes, so
 // without the XOR the 8 rows one ldmatrix phase reads would fall on 4 bank groups twice
 // over; with it they cover all 32 banks once.
@@ -191,35 +206,51 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
   const int block_n = blockIdx.x * BN;
   const int64_t block_m = int64_t(blockIdx.y) * BM;
 
-  // This thread's copy assignments: the same chunk of kLoadsA pixel rows and kLoadsB filters.
+  // This thread's copy assignments: the same 16-byte chunk of kLoadsA pixel rows and kLoadsB
+  // filters. Everything about them that does not change from step to step is worked out
+  // here, once: the copies' integer instructions are what bounds these kernels (the ALU is
+  // their busiest pipe), so a step's copy is a base plus the step's offset under a bit test.
+  //  - Channels: chunk `chunk` holds bytes [thread_byte, +16) of a 64-byte block of one tap,
+  //    or, packing taps (16 or 32 channels), bytes of tap `tap_in_step` of the step's taps.
+  //  - A rows: a pointer to the row's window (its top-left input pixel, possibly in the
+  //    padding) at this thread's bytes, and which filter rows (bits 0-15) and columns (bits
+  //    16-31) land inside the image. Copies that fall outside copy nothing (zeros): their
+  //    addresses are never read.
+  //  - Shared-memory destinations in stage 0 (a stage adds stage * kStageBytes).
   const int chunk = tid & 3;
   const int first_row = tid >> 2;
-  const uint8_t* image[kLoadsA];
-  int ih0[kLoadsA], iw0[kLoadsA];
+  const int chunks_per_tap = div.taps_per_step > 1 ? p.c >> 4 : 1;
+  const int tap_in_step = div.taps_per_step > 1 ? chunk / chunks_per_tap : 0;
+  const int thread_byte = (div.taps_per_step > 1 ? chunk - tap_in_step * chunks_per_tap : chunk) * 16;
+  const uint8_t* window[kLoadsA];
+  uint32_t inside[kLoadsA], a_dst[kLoadsA];
 #pragma unroll
   for (int i = 0; i < kLoadsA; ++i) {
-    const int64_t m = block_m + first_row + i * kRowsPerPass;
+    const int row = first_row + i * kRowsPerPass;
+    const int64_t m = block_m + row;
+    a_dst[i] = shared_address(smem + tile_offset(row, chunk));
+    window[i] = x;
+    inside[i] = 0;  // past the last pixel: every tap out of bounds, zeros
     if (m < pixels) {
       const int img = div.per_image.div(static_cast<int>(m));
       const int rem = static_cast<int>(m) - img * p.ho * p.wo;
       const int oh = div.wo.div(rem), ow = rem - oh * p.wo;
-      image[i] = x + int64_t(img) * p.h * p.w * p.c;
-      ih0[i] = oh * p.stride_h - p.pad_h;
-      iw0[i] = ow * p.stride_w - p.pad_w;
-    } else {  // past the last pixel: every tap out of bounds, zeros
-      image[i] = x;
-      ih0[i] = INT_MIN / 2;
-      iw0[i] = 0;
+      const int ih0 = oh * p.stride_h - p.pad_h, iw0 = ow * p.stride_w - p.pad_w;
+      window[i] = x + (int64_t(img) * p.h * p.w + int64_t(ih0) * p.w + iw0) * p.c + thread_byte;
+      inside[i] = inside_bits(ih0, p.r, p.dil_h, p.h) | (inside_bits(iw0, p.s, p.dil_w, p.w) << 16);
     }
   }
   const int filter_stride = p.r * p.s * p.c;
   const uint8_t* filter[kLoadsB];
   bool filter_ok[kLoadsB];
+  uint32_t b_dst[kLoadsB];
 #pragma unroll
   for (int j = 0; j < kLoadsB; ++j) {
-    const int k = block_n + first_row + j * kRowsPerPass;
+    const int row = first_row + j * kRowsPerPass;
+    const int k = block_n + row;
     filter_ok[j] = k < p.k;
-    filter[j] = w + (filter_ok[j] ? int64_t(k) * filter_stride : 0);
+    filter[j] = w + (filter_ok[j] ? int64_t(k) * filter_stride : 0) + thread_byte;
+    b_dst[j] = shared_address(smem + BM * kBK + tile_offset(row, chunk));
   }
 
   const int channel_blocks = (p.c + kBK - 1) / kBK;
@@ -229,35 +260,31 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
   // Stage `stage` <- reduction step `step`: filter tap (tr, ts), channels [cb*64, cb*64+64);
   // or, packing taps, taps [step * taps_per_step, ...), this thread's chunk in one of them.
   // Either way chunk `chunk` of the A rows and of the B rows covers the same tap and channels.
+  // Without packing, tap and block are the same for the whole block (uniform registers).
   auto load_step = [&](int stage, int step) {
-    int tap, byte;
+    int tap, block_byte;
     bool channels_ok;
     if (div.taps_per_step > 1) {
-      const int chunks_per_tap = p.c >> 4;
-      tap = step * div.taps_per_step + chunk / chunks_per_tap;
-      byte = (chunk - (chunk / chunks_per_tap) * chunks_per_tap) * 16;
+      tap = step * div.taps_per_step + tap_in_step;
+      block_byte = 0;
       channels_ok = tap < taps;
     } else {
       tap = div.channel_blocks.div(step);
-      const int cb = step - tap * channel_blocks;
-      byte = cb * kBK + chunk * 16;
-      channels_ok = byte < p.c;
+      block_byte = (step - tap * channel_blocks) * kBK;
+      channels_ok = block_byte + thread_byte < p.c;
     }
     const int tr = div.s.div(tap), ts = tap - tr * p.s;
-    uint8_t* tile = smem + stage * kStageBytes;
+    // 32-bit: igemm_unsupported keeps one image below 2^31 bytes.
+    const int x_offset = (tr * p.dil_h * p.w + ts * p.dil_w) * p.c + block_byte;
+    const int w_offset = tap * p.c + block_byte;
+    const uint32_t tap_bits = (1u << tr) | (1u << (16 + ts));
+    const uint32_t stage_bytes = stage * kStageBytes;
 #pragma unroll
-    for (int i = 0; i < kLoadsA; ++i) {
-      const int ih = ih0[i] + tr * p.dil_h, iw = iw0[i] + ts * p.dil_w;
-      const bool ok = channels_ok && ih >= 0 && ih < p.h && iw >= 0 && iw < p.w;
-      const uint8_t* src = ok ? image[i] + (int64_t(ih) * p.w + iw) * p.c + byte : x;
-      copy16_async(shared_address(tile + tile_offset(first_row + i * kRowsPerPass, chunk)), src, ok);
-    }
+    for (int i = 0; i < kLoadsA; ++i)
+      copy16_async(a_dst[i] + stage_bytes, window[i] + x_offset, channels_ok && (inside[i] & tap_bits) == tap_bits);
 #pragma unroll
-    for (int j = 0; j < kLoadsB; ++j) {
-      const bool ok = channels_ok && filter_ok[j];
-      const uint8_t* src = ok ? filter[j] + tap * p.c + byte : w;
-      copy16_async(shared_address(tile + BM * kBK + tile_offset(first_row + j * kRowsPerPass, chunk)), src, ok);
-    }
+    for (int j = 0; j < kLoadsB; ++j)
+      copy16_async(b_dst[j] + stage_bytes, filter[j] + w_offset, channels_ok && filter_ok[j]);
   };
 
   Acc acc[kFragsM][kFragsN][4];
@@ -373,13 +400,21 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
   const int y_row = epilogue_row_bytes(BN, y_bytes);
   uint8_t* const y_tile = smem;
   const int group = lane >> 2, pair = (lane & 3) * 2;
+  const bool pair_loads = ((reinterpret_cast<uintptr_t>(p.scale) | reinterpret_cast<uintptr_t>(p.bias)) & 7) == 0;
 #pragma unroll
   for (int j = 0; j < kFragsN; ++j) {
     const int local_col = warp_n * kWarpN + j * 8 + pair;
     const int col = block_n + local_col;
     const bool first = col < p.k, second = col + 1 < p.k;
-    const float scale0 = first ? p.scale[col] : 0.0f, bias0 = first ? p.bias[col] : 0.0f;
-    const float scale1 = second ? p.scale[col + 1] : 0.0f, bias1 = second ? p.bias[col + 1] : 0.0f;
+    float scale0 = 0.0f, bias0 = 0.0f, scale1 = 0.0f, bias1 = 0.0f;
+    if (second && pair_loads) {  // col is even: both channels in one 8-byte load each
+      const float2 sc = *reinterpret_cast<const float2*>(p.scale + col);
+      const float2 bi = *reinterpret_cast<const float2*>(p.bias + col);
+      scale0 = sc.x, scale1 = sc.y, bias0 = bi.x, bias1 = bi.y;
+    } else if (first) {
+      scale0 = p.scale[col], bias0 = p.bias[col];
+      if (second) scale1 = p.scale[col + 1], bias1 = p.bias[col + 1];
+    }
 #pragma unroll
     for (int i = 0; i < kFragsM; ++i)
 #pragma unroll
@@ -571,6 +606,10 @@ std::string igemm_unsupported(const IgemmConvParams& p) {
   if (p.c <= 0 || p.c % 16 != 0) return std::to_string(p.c) + " input channels: not a multiple of 16";
   if (p.k <= 0) return "no output channels";
   if (p.r <= 0 || p.s <= 0 || p.ho <= 0 || p.wo <= 0 || p.n <= 0) return "empty convolution";
+  if (p.r > 16 || p.s > 16)  // the kernel keeps a bit per filter row and column
+    return std::to_string(p.r) + "x" + std::to_string(p.s) + " filter: larger than 16x16";
+  if (int64_t(p.h) * p.w * p.c >= (int64_t(1) << 31))  // offsets within an image are 32-bit
+    return "an input image of 2 GiB or more";
   if (p.y_stride < p.k) return "output rows of " + std::to_string(p.y_stride) + " for " + std::to_string(p.k) + " channels";
   if (p.z_kind != ResidualKind::kNone && p.z_stride < p.k)
     return "residual rows of " + std::to_string(p.z_stride) + " for " + std::to_string(p.k) + " channels";
