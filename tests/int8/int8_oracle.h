@@ -57,7 +57,8 @@ inline Tensor int8_oracle(const ir::Graph& g, const quant::CalibrationTable& tab
   for (const ir::Node& n : g.nodes) {
     if (n.op == "MaxPool") {
       const Q& xq = q.at(n.inputs[0]);
-      q[n.outputs[0]] = {int8_max_pool(xq.t, n, g.value(n.outputs[0]).dims), xq.scale};
+      const Dims& d = g.value(n.outputs[0]).dims;  // batch dynamic: the input's
+      q[n.outputs[0]] = {int8_max_pool(xq.t, n, {xq.t.dim(0), d[1], d[2], d[3]}), xq.scale};
       continue;
     }
     // A convolution without activation or residual stays a plain Conv (same inputs 0-2).

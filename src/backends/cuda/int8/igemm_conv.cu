@@ -400,21 +400,15 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
   const int y_row = epilogue_row_bytes(BN, y_bytes);
   uint8_t* const y_tile = smem;
   const int group = lane >> 2, pair = (lane & 3) * 2;
-  const bool pair_loads = ((reinterpret_cast<uintptr_t>(p.scale) | reinterpret_cast<uintptr_t>(p.bias)) & 7) == 0;
 #pragma unroll
   for (int j = 0; j < kFragsN; ++j) {
     const int local_col = warp_n * kWarpN + j * 8 + pair;
     const int col = block_n + local_col;
     const bool first = col < p.k, second = col + 1 < p.k;
-    float scale0 = 0.0f, bias0 = 0.0f, scale1 = 0.0f, bias1 = 0.0f;
-    if (second && pair_loads) {  // col is even: both channels in one 8-byte load each
-      const float2 sc = *reinterpret_cast<const float2*>(p.scale + col);
-      const float2 bi = *reinterpret_cast<const float2*>(p.bias + col);
-      scale0 = sc.x, scale1 = sc.y, bias0 = bi.x, bias1 = bi.y;
-    } else if (first) {
-      scale0 = p.scale[col], bias0 = p.bias[col];
-      if (second) scale1 = p.scale[col + 1], bias1 = p.bias[col + 1];
-    }
+    // Predicated loads, all issued ahead of the arithmetic (branches here would serialize
+    // them with it: measured slower on the memory-bound 1x1 shapes).
+    const float scale0 = first ? p.scale[col] : 0.0f, bias0 = first ? p.bias[col] : 0.0f;
+    const float scale1 = second ? p.scale[col + 1] : 0.0f, bias1 = second ? p.bias[col + 1] : 0.0f;
 #pragma unroll
     for (int i = 0; i < kFragsM; ++i)
 #pragma unroll
