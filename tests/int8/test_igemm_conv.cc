@@ -574,6 +574,26 @@ TEST(IgemmConvSupport, RejectsInputChannelsNotAMultipleOf16) {
   }
 }
 
+// Filters over 16x16 (the kernel keeps a bit per filter row and column) and output sizes the
+// padded input cannot give (unpadded convolutions skip the bounds tests) are refused.
+TEST(IgemmConvSupport, RejectsLargeFiltersAndOutputsPastTheInput) {
+  static float dummy[64];
+  IgemmConvParams p;
+  p.n = 1, p.h = p.w = 20, p.c = 16, p.k = 16, p.r = p.s = 3, p.ho = p.wo = 18;
+  p.scale = p.bias = dummy;
+  p.y = dummy;
+  p.y_stride = 16;
+  p.y_kind = IgemmOutput::kInt8;
+  EXPECT_EQ(i8::igemm_unsupported(p), "") << "3x3 over 20x20 to 18x18";
+  p.ho = 19;
+  EXPECT_NE(i8::igemm_unsupported(p), "") << "19 output rows from 20 input rows with a 3x3 filter and no padding";
+  p.pad_h = 1;
+  EXPECT_EQ(i8::igemm_unsupported(p), "") << "the same with one row of padding";
+  p.pad_h = 0, p.ho = 18;
+  p.r = 17, p.h = 40, p.ho = 24;
+  EXPECT_NE(i8::igemm_unsupported(p), "") << "17x3 filter";
+}
+
 // Plans name igemm tiles; the name must lead back to the same tile, and an unknown name
 // (a plan from a build with other tiles) must be recognizable.
 TEST(IgemmConvSupport, TileNamesRoundTrip) {

@@ -32,13 +32,16 @@ struct FastDivisor {
   }
 };
 
-// The kernel's divisors: output pixels per image and per row, filter width, channel blocks;
-// and how many filter taps one 64-byte reduction step packs: 1, or 64 / c for inputs of 16
-// or 32 channels (a space-to-depth stem), whose taps would otherwise fill a quarter or half
-// of each step with zeros.
-struct Divisors {
+// What the kernel takes besides the parameters: its divisors (output pixels per image and
+// per row, filter width, channel blocks); how many filter taps one 64-byte reduction step
+// packs (1, or 64 / c for inputs of 16 or 32 channels, a space-to-depth stem, whose taps
+// would otherwise fill a quarter or half of each step with zeros); and two shapes whose
+// copy setup is shorter. Unpadded: every tap of every window lies in the image. Pointwise
+// (1x1, stride 1, unpadded): output pixel m reads input pixel m.
+struct KernelConstants {
   FastDivisor per_image, wo, s, channel_blocks;
   int taps_per_step = 1;
+  bool unpadded = false, pointwise = false;
 };
 
 __device__ __forceinline__ uint32_t shared_address(const void* p) {
@@ -151,6 +154,7 @@ __host__ __device__ constexpr int output_bytes(IgemmOutput y_kind) { return y_ki
 // assume what launch checks: output channels a multiple of 16 and 16-byte aligned output
 // (and residual) rows, so every row moves in whole 16-byte pieces with no fallback path.
 enum Epilogue : int { kEpilogueAny = 0, kEpilogueInt8 = 1, kEpilogueInt8Residual = 2 };
+__host__ __device__ constexpr bool fixed_residual_tile(int epi) { return epi == kEpilogueInt8Residual; }
 
 // Rows of `stride` elements of `bytes` starting at `ptr` can be moved in 16-byte pieces.
 __host__ __device__ __forceinline__ bool rows_aligned(const void* ptr, int stride, int bytes) {
@@ -177,7 +181,7 @@ __host__ __device__ constexpr int main_smem_bytes(int bm, int bn, int stages) {
 // (1x1 convolutions over few channels) need the bytes of many blocks in flight.
 template <bool Fp8, bool Wgmma, int BM, int BN, int WM, int WN, int Stages, int MinBlocks, int Epi>
 __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
-    igemm_conv_kernel(IgemmConvParams p, Divisors div, const uint8_t* __restrict__ x, const uint8_t* __restrict__ w) {
+    igemm_conv_kernel(IgemmConvParams p, KernelConstants div, const uint8_t* __restrict__ x, const uint8_t* __restrict__ w) {
   using Step = TensorCoreStep<Fp8>;
   using Acc = typename Step::Acc;
   static_assert(!Wgmma || (WM * 16 == BM && WN == 1 && BM % 64 == 0), "wgmma: one warp per 16 rows");
@@ -222,6 +226,7 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
   const int chunks_per_tap = div.taps_per_step > 1 ? p.c >> 4 : 1;
   const int tap_in_step = div.taps_per_step > 1 ? chunk / chunks_per_tap : 0;
   const int thread_byte = (div.taps_per_step > 1 ? chunk - tap_in_step * chunks_per_tap : chunk) * 16;
+  const int image_bytes = p.h * p.w * p.c;
   const uint8_t* window[kLoadsA];
   uint32_t inside[kLoadsA], a_dst[kLoadsA];
 #pragma unroll
@@ -231,14 +236,20 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
     a_dst[i] = shared_address(smem + tile_offset(row, chunk));
     window[i] = x;
     inside[i] = 0;  // past the last pixel: every tap out of bounds, zeros
-    if (m < pixels) {
-      const int img = div.per_image.div(static_cast<int>(m));
-      const int rem = static_cast<int>(m) - img * p.ho * p.wo;
-      const int oh = div.wo.div(rem), ow = rem - oh * p.wo;
-      const int ih0 = oh * p.stride_h - p.pad_h, iw0 = ow * p.stride_w - p.pad_w;
-      window[i] = x + (int64_t(img) * p.h * p.w + int64_t(ih0) * p.w + iw0) * p.c + thread_byte;
-      inside[i] = inside_bits(ih0, p.r, p.dil_h, p.h) | (inside_bits(iw0, p.s, p.dil_w, p.w) << 16);
+    if (m >= pixels) continue;
+    if (div.pointwise) {
+      window[i] = x + m * p.c + thread_byte;
+      inside[i] = ~0u;
+      continue;
     }
+    const int img = div.per_image.div(static_cast<int>(m));
+    const int rem = static_cast<int>(m) - img * p.ho * p.wo;
+    const int oh = div.wo.div(rem), ow = rem - oh * p.wo;
+    const int ih0 = oh * p.stride_h - p.pad_h, iw0 = ow * p.stride_w - p.pad_w;
+    // 32-bit within the image (igemm_unsupported keeps one below 2^31 bytes).
+    window[i] = x + int64_t(img) * image_bytes + ((ih0 * p.w + iw0) * p.c + thread_byte);
+    inside[i] = div.unpadded ? ~0u
+                             : inside_bits(ih0, p.r, p.dil_h, p.h) | (inside_bits(iw0, p.s, p.dil_w, p.w) << 16);
   }
   const int filter_stride = p.r * p.s * p.c;
   const uint8_t* filter[kLoadsB];
@@ -308,7 +319,19 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
   // its per-element code has no fallback path.
   const bool z_staged = Epi == kEpilogueInt8Residual ||
                         (z_kind != ResidualKind::kNone && p.k % 16 == 0 && rows_aligned(p.z, p.z_stride, z_bytes));
-  if (z_staged) {
+  if constexpr (fixed_residual_tile(Epi)) {  // INT8 rows of BN bytes: a fixed count of pieces per thread
+    constexpr int kChunksPerRow = BN / 16;
+    static_assert(BM * kChunksPerRow % kThreads == 0, "residual copies cover the tile");
+#pragma unroll
+    for (int index = tid; index < BM * kChunksPerRow; index += kThreads) {
+      const int row = index / kChunksPerRow, chunk_index = index % kChunksPerRow;
+      const int64_t m = block_m + row;
+      const int col = block_n + chunk_index * 16;
+      const bool ok = m < pixels && col < p.k;
+      copy16_async(shared_address(z_tile + row * z_row + chunk_index * 16),
+                   static_cast<const uint8_t*>(p.z) + m * p.z_stride + col, ok);
+    }
+  } else if (z_staged) {
     const int chunks_per_row = BN * z_bytes / 16;
     const int per_chunk = 16 / z_bytes;  // channels
     for (int index = tid; index < BM * chunks_per_row; index += kThreads) {
@@ -472,6 +495,20 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
 
   // Phase 2: the tile to global memory, 16 bytes of one pixel per thread and iteration;
   // consecutive threads take consecutive pieces of a row, so a warp writes whole rows.
+  if constexpr (Epi != kEpilogueAny) {  // INT8 rows of BN bytes, whole 16-byte pieces
+    constexpr int kChunksPerRow = BN / 16;
+    static_assert(BM * kChunksPerRow % kThreads == 0, "output copies cover the tile");
+#pragma unroll
+    for (int index = tid; index < BM * kChunksPerRow; index += kThreads) {
+      const int row = index / kChunksPerRow, chunk_index = index % kChunksPerRow;
+      const int64_t m = block_m + row;
+      const int col = block_n + chunk_index * 16;
+      if (m < pixels && col < p.k)
+        *reinterpret_cast<uint4*>(static_cast<uint8_t*>(p.y) + m * p.y_stride + col) =
+            *reinterpret_cast<const uint4*>(y_tile + row * y_row + chunk_index * 16);
+    }
+    return;
+  }
   const int chunks_per_row = BN * y_bytes / 16;
   const int per_chunk = 16 / y_bytes;  // channels
   const bool y_vectors = Epi != kEpilogueAny || rows_aligned(p.y, p.y_stride, y_bytes);
@@ -513,12 +550,15 @@ cudaError_t launch_variant(const IgemmConvParams& p, const void* x, const void* 
   }
   const int64_t pixels = int64_t(p.n) * p.ho * p.wo;
   const dim3 grid((p.k + BN - 1) / BN, static_cast<unsigned>((pixels + BM - 1) / BM));
-  Divisors div;
+  KernelConstants div;
   div.per_image = FastDivisor(static_cast<uint32_t>(p.ho * p.wo));
   div.wo = FastDivisor(static_cast<uint32_t>(p.wo));
   div.s = FastDivisor(static_cast<uint32_t>(p.s));
   div.channel_blocks = FastDivisor(static_cast<uint32_t>((p.c + kBK - 1) / kBK));
   div.taps_per_step = p.c == 16 || p.c == 32 ? kBK / p.c : 1;
+  div.unpadded = p.pad_h == 0 && p.pad_w == 0;
+  div.pointwise = div.unpadded && p.r == 1 && p.s == 1 && p.stride_h == 1 && p.stride_w == 1 && p.ho == p.h &&
+                  p.wo == p.w;
   kernel<<<grid, WM * WN * 32, smem, stream>>>(p, div, static_cast<const uint8_t*>(x), static_cast<const uint8_t*>(w));
   return cudaGetLastError();
 }
@@ -604,6 +644,10 @@ std::string igemm_unsupported(const IgemmConvParams& p) {
     return std::to_string(p.r) + "x" + std::to_string(p.s) + " filter: larger than 16x16";
   if (int64_t(p.h) * p.w * p.c >= (int64_t(1) << 31))  // offsets within an image are 32-bit
     return "an input image of 2 GiB or more";
+  // Windows may reach into the padding only (unpadded convolutions skip the bounds tests).
+  if ((p.ho - 1) * p.stride_h + (p.r - 1) * p.dil_h >= p.h + 2 * p.pad_h ||
+      (p.wo - 1) * p.stride_w + (p.s - 1) * p.dil_w >= p.w + 2 * p.pad_w)
+    return "output size larger than the padded input allows";
   if (p.y_stride < p.k) return "output rows of " + std::to_string(p.y_stride) + " for " + std::to_string(p.k) + " channels";
   if (p.z_kind != ResidualKind::kNone && p.z_stride < p.k)
     return "residual rows of " + std::to_string(p.z_stride) + " for " + std::to_string(p.k) + " channels";
