@@ -156,6 +156,8 @@ __host__ __device__ constexpr int output_bytes(IgemmOutput y_kind) { return y_ki
 enum Epilogue : int { kEpilogueAny = 0, kEpilogueInt8 = 1, kEpilogueInt8Residual = 2 };
 __host__ __device__ constexpr bool fixed_residual_tile(int epi) { return epi == kEpilogueInt8Residual; }
 
+__host__ __device__ __forceinline__ bool aligned16(const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15) == 0; }
+
 // Rows of `stride` elements of `bytes` starting at `ptr` can be moved in 16-byte pieces.
 __host__ __device__ __forceinline__ bool rows_aligned(const void* ptr, int stride, int bytes) {
   return (reinterpret_cast<uintptr_t>(ptr) & 15) == 0 && (stride * bytes) % 16 == 0;
@@ -164,6 +166,9 @@ __host__ __device__ __forceinline__ bool rows_aligned(const void* ptr, int strid
 // Shared-memory tiles of the epilogue have rows of BN elements plus 16 bytes: the pad puts
 // the 8 rows one warp touches per fragment on distinct banks.
 __host__ __device__ constexpr int epilogue_row_bytes(int bn, int element_bytes) { return bn * element_bytes + 16; }
+
+// Shared memory of the staged scales and biases (fixed INT8 epilogues only).
+__host__ __device__ constexpr int params_smem_bytes(int bn, int epi) { return epi == kEpilogueAny ? 0 : 2 * bn * 4; }
 
 // Shared memory before the residual tile: the pipeline's stage tiles, or the output tile
 // (f16 at most) if larger; a multiple of 512 so the residual tile stays 16-byte aligned.
@@ -200,8 +205,10 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
   // address, so tile_offset's pattern must line up with it (the launch adds the slack).
   extern __shared__ __align__(128) uint8_t smem_raw[];
   uint8_t* const smem = smem_raw + ((512 - (shared_address(smem_raw) & 511)) & 511);
-  // Then, after the stage tiles (which the output tile reuses), the residual tile.
-  constexpr int z_tile_offset = main_smem_bytes(BM, BN, Stages);
+  // Then, after the stage tiles (which the output tile reuses), the block's scales and biases
+  // (fixed INT8 epilogues: BN floats each) and the residual tile.
+  constexpr int params_offset = main_smem_bytes(BM, BN, Stages);
+  constexpr int z_tile_offset = params_offset + params_smem_bytes(BN, Epi);
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int warp_m = warp / WN, warp_n = warp % WN;
   const int64_t pixels = int64_t(p.n) * p.ho * p.wo;
@@ -319,6 +326,18 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
   // its per-element code has no fallback path.
   const bool z_staged = Epi == kEpilogueInt8Residual ||
                         (z_kind != ResidualKind::kNone && p.k % 16 == 0 && rows_aligned(p.z, p.z_stride, z_bytes));
+  // Fixed INT8 epilogues read their scales and biases from shared memory too: in pairs,
+  // with no per-column bounds tests (columns past k read zeros), instead of four predicated
+  // global loads per pair of columns.
+  float* const params = reinterpret_cast<float*>(smem + params_offset);  // [scale | bias][BN]
+  if constexpr (Epi != kEpilogueAny) {
+    constexpr int kPieces = BN / 4;  // 16-byte pieces of one vector
+    for (int index = tid; index < 2 * kPieces; index += kThreads) {
+      const int col = block_n + (index % kPieces) * 4;
+      const float* src = (index < kPieces ? p.scale : p.bias) + col;
+      copy16_async(shared_address(params + index * 4), src, col < p.k);
+    }
+  }
   if constexpr (fixed_residual_tile(Epi)) {  // INT8 rows of BN bytes: a fixed count of pieces per thread
     constexpr int kChunksPerRow = BN / 16;
     static_assert(BM * kChunksPerRow % kThreads == 0, "residual copies cover the tile");
@@ -429,9 +448,16 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
     const int col = block_n + local_col;
     const bool first = col < p.k, second = col + 1 < p.k;
     // Predicated loads, all issued ahead of the arithmetic (branches here would serialize
-    // them with it: measured slower on the memory-bound 1x1 shapes).
-    const float scale0 = first ? p.scale[col] : 0.0f, bias0 = first ? p.bias[col] : 0.0f;
-    const float scale1 = second ? p.scale[col + 1] : 0.0f, bias1 = second ? p.bias[col + 1] : 0.0f;
+    // them with it: measured slower on the memory-bound 1x1 shapes); or the staged pairs.
+    float scale0, bias0, scale1, bias1;
+    if constexpr (Epi != kEpilogueAny) {
+      const float2 sc = *reinterpret_cast<const float2*>(params + local_col);
+      const float2 bi = *reinterpret_cast<const float2*>(params + BN + local_col);
+      scale0 = sc.x, scale1 = sc.y, bias0 = bi.x, bias1 = bi.y;
+    } else {
+      scale0 = first ? p.scale[col] : 0.0f, bias0 = first ? p.bias[col] : 0.0f;
+      scale1 = second ? p.scale[col + 1] : 0.0f, bias1 = second ? p.bias[col + 1] : 0.0f;
+    }
 #pragma unroll
     for (int i = 0; i < kFragsM; ++i)
 #pragma unroll
@@ -534,10 +560,11 @@ template <bool Fp8, bool Wgmma, int BM, int BN, int WM, int WN, int Stages, int 
 cudaError_t launch_variant(const IgemmConvParams& p, const void* x, const void* w, cudaStream_t stream) {
   // The stage tiles (reused by the output tile), the residual tile if any, and 512 bytes of
   // alignment slack. The opt-in covers the largest (f16 residual).
-  constexpr int kMaxSmem = main_smem_bytes(BM, BN, Stages) + BM * epilogue_row_bytes(BN, 2) + 512;
+  constexpr int kFixed = main_smem_bytes(BM, BN, Stages) + params_smem_bytes(BN, Epi);
+  constexpr int kMaxSmem = kFixed + BM * epilogue_row_bytes(BN, 2) + 512;
   const int z_smem =
       p.z_kind == ResidualKind::kNone ? 0 : BM * epilogue_row_bytes(BN, residual_bytes(p.z_kind));
-  const int smem = main_smem_bytes(BM, BN, Stages) + z_smem + 512;
+  const int smem = kFixed + z_smem + 512;
   auto kernel = igemm_conv_kernel<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks, Epi>;
   static std::atomic<uint64_t> opted_in{0};
   int device = 0;
@@ -568,7 +595,9 @@ template <bool Fp8, bool Wgmma, int BM, int BN, int WM, int WN, int Stages, int 
 cudaError_t launch(const IgemmConvParams& p, const void* x, const void* w, cudaStream_t stream) {
   if constexpr (!Fp8) {
     // The fixed variants move whole 16-byte pieces of every output (and residual) row.
-    const bool y_pieces = p.y_kind == IgemmOutput::kInt8 && p.k % 16 == 0 && rows_aligned(p.y, p.y_stride, 1);
+    // They also stage the scales and biases in 16-byte pieces.
+    const bool y_pieces = p.y_kind == IgemmOutput::kInt8 && p.k % 16 == 0 && rows_aligned(p.y, p.y_stride, 1) &&
+                          aligned16(p.scale) && aligned16(p.bias);
     if (y_pieces && p.z_kind == ResidualKind::kNone)
       return launch_variant<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks, kEpilogueInt8>(p, x, w, stream);
     if (y_pieces && p.z_kind == ResidualKind::kInt8 && rows_aligned(p.z, p.z_stride, 1))
