@@ -81,6 +81,17 @@ __device__ __forceinline__ uint32_t inside_bits(int start, int taps, int step, i
   return bits;
 }
 
+// f(row, piece) for this thread's 16-byte pieces of a tile of Rows rows of RowBytes bytes
+// (an INT8 residual or output tile): a fixed count per thread, consecutive threads on
+// consecutive pieces of a row.
+template <int Rows, int RowBytes, int Threads, class F>
+__device__ __forceinline__ void for_each_piece(int tid, F&& f) {
+  constexpr int kPieces = RowBytes / 16;
+  static_assert(Rows * kPieces % Threads == 0, "the pieces divide evenly among the threads");
+#pragma unroll
+  for (int index = tid; index < Rows * kPieces; index += Threads) f(index / kPieces, index % kPieces);
+}
+
 // Byte offset of (row, 16-byte chunk) in a [rows][64 bytes] stage tile. Rows are 64 bytes, so
 // without the XOR the 8 rows one ldmatrix phase reads would fall on 4 bank groups twice
 // over; with it they cover all 32 banks once.
@@ -339,17 +350,12 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
     }
   }
   if constexpr (fixed_residual_tile(Epi)) {  // INT8 rows of BN bytes: a fixed count of pieces per thread
-    constexpr int kChunksPerRow = BN / 16;
-    static_assert(BM * kChunksPerRow % kThreads == 0, "residual copies cover the tile");
-#pragma unroll
-    for (int index = tid; index < BM * kChunksPerRow; index += kThreads) {
-      const int row = index / kChunksPerRow, chunk_index = index % kChunksPerRow;
+    for_each_piece<BM, BN, kThreads>(tid, [&](int row, int piece) {
       const int64_t m = block_m + row;
-      const int col = block_n + chunk_index * 16;
-      const bool ok = m < pixels && col < p.k;
-      copy16_async(shared_address(z_tile + row * z_row + chunk_index * 16),
-                   static_cast<const uint8_t*>(p.z) + m * p.z_stride + col, ok);
-    }
+      const int col = block_n + piece * 16;
+      copy16_async(shared_address(z_tile + row * z_row + piece * 16),
+                   static_cast<const uint8_t*>(p.z) + m * p.z_stride + col, m < pixels && col < p.k);
+    });
   } else if (z_staged) {
     const int chunks_per_row = BN * z_bytes / 16;
     const int per_chunk = 16 / z_bytes;  // channels
@@ -522,17 +528,13 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
   // Phase 2: the tile to global memory, 16 bytes of one pixel per thread and iteration;
   // consecutive threads take consecutive pieces of a row, so a warp writes whole rows.
   if constexpr (Epi != kEpilogueAny) {  // INT8 rows of BN bytes, whole 16-byte pieces
-    constexpr int kChunksPerRow = BN / 16;
-    static_assert(BM * kChunksPerRow % kThreads == 0, "output copies cover the tile");
-#pragma unroll
-    for (int index = tid; index < BM * kChunksPerRow; index += kThreads) {
-      const int row = index / kChunksPerRow, chunk_index = index % kChunksPerRow;
+    for_each_piece<BM, BN, kThreads>(tid, [&](int row, int piece) {
       const int64_t m = block_m + row;
-      const int col = block_n + chunk_index * 16;
+      const int col = block_n + piece * 16;
       if (m < pixels && col < p.k)
         *reinterpret_cast<uint4*>(static_cast<uint8_t*>(p.y) + m * p.y_stride + col) =
-            *reinterpret_cast<const uint4*>(y_tile + row * y_row + chunk_index * 16);
-    }
+            *reinterpret_cast<const uint4*>(y_tile + row * y_row + piece * 16);
+    });
     return;
   }
   const int chunks_per_row = BN * y_bytes / 16;
