@@ -29,6 +29,22 @@ Tensor random_tensor(Dims dims, uint32_t seed) {
   return t;
 }
 
+// The zoo ResNet-50, optimized for INT8.
+ir::Graph optimized_resnet50() {
+  ir::Graph g = onnx::import_onnx_model(zoo::build_zoo_model("resnet50"), "zoo:resnet50", "");
+  passes::optimize_for_inference(g, Precision::kINT8);
+  return g;
+}
+
+// A calibration table giving every activation of `g` the same range (host-side tests only
+// look at which layers are quantized, not at the values).
+quant::CalibrationTable uniform_table(const ir::Graph& g) {
+  quant::CalibrationTable table;
+  for (const ir::Value& v : g.values)
+    if (!v.is_constant()) table.thresholds[v.name] = 4.0f;
+  return table;
+}
+
 TEST(Int8Lowering, ResNet50ConvsRunInInt8WithInt8ActivationsBetweenThem) {
   ir::Graph g = onnx::import_onnx_model(zoo::build_zoo_model("resnet50"), "zoo:resnet50", "");
   passes::optimize_for_inference(g, Precision::kINT8);
@@ -83,11 +99,8 @@ TEST(Int8Lowering, ResNet50ConvsRunInInt8WithInt8ActivationsBetweenThem) {
 // Which max pools run on quantized values (quant/int8_plan.h): only between quantized
 // convolutions, only when asked (INT8 builds), and only with the pool output calibrated.
 TEST(Int8Plan, MaxPoolRunsQuantizedOnlyBetweenQuantizedConvolutions) {
-  ir::Graph g = onnx::import_onnx_model(zoo::build_zoo_model("resnet50"), "zoo:resnet50", "");
-  passes::optimize_for_inference(g, Precision::kINT8);
-  quant::CalibrationTable table;
-  for (const ir::Value& v : g.values)
-    if (!v.is_constant()) table.thresholds[v.name] = 4.0f;
+  ir::Graph g = optimized_resnet50();
+  quant::CalibrationTable table = uniform_table(g);
   int pool = -1;
   for (size_t i = 0; i < g.nodes.size(); ++i)
     if (g.nodes[i].op == "MaxPool") pool = static_cast<int>(i);
@@ -124,11 +137,8 @@ TEST(Int8Plan, MaxPoolRunsQuantizedOnlyBetweenQuantizedConvolutions) {
 // By default (16 input channels at least) the RGB stem stays in FP16 and everything else is
 // as above.
 TEST(Int8Lowering, NarrowStemRunsQuantizedThroughSpaceToDepth) {
-  ir::Graph g = onnx::import_onnx_model(zoo::build_zoo_model("resnet50"), "zoo:resnet50", "");
-  passes::optimize_for_inference(g, Precision::kINT8);
-  quant::CalibrationTable table;
-  for (const ir::Value& v : g.values)
-    if (!v.is_constant()) table.thresholds[v.name] = 4.0f;
+  ir::Graph g = optimized_resnet50();
+  quant::CalibrationTable table = uniform_table(g);
   const int8::Int8Plan plan = int8::plan_int8_convs(g, table, 16);
   int int8_convs = 0, first_conv = -1;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
