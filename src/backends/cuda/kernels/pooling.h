@@ -28,6 +28,10 @@ struct Pool2dParams {
   bool count_include_pad = false;
 };
 
+// Throws kiln::Error, naming `who`, on negative or empty sizes, non-positive kernel sizes,
+// strides or dilations, or negative pads (what every 2-D pooling kernel requires).
+void check_pool2d_params(const Pool2dParams& params, const char* who);
+
 // Throws kiln::Error on non-positive sizes/strides/dilations, negative pads or a
 // non-float dtype; returns the launch status.
 cudaError_t pool2d(const Pool2dParams& params, const void* x, void* y, cudaStream_t stream);
