@@ -211,6 +211,7 @@ void probe_igemm(const std::string& family, const Shape& sh, const int8::IgemmCo
   nlohmann::json tried = nlohmann::json::array();
   for (int tile = 0; tile < int8::igemm_tile_count(); ++tile) {
     const std::string name = int8::igemm_tile_name(tile);
+    if (!int8::igemm_tile_unsupported(p, tile).empty()) continue;  // a tile for other shapes
     try {
       const double ms = time_ms(stream, [&] { CHECK_CUDA(int8::igemm_conv(p, tile, x.p, w.p, stream)); });
       const std::string d = fmt::format("tile {} {}", name, diff_note());

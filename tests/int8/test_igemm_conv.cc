@@ -40,6 +40,7 @@
 #include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/int8/igemm_conv.h"
 #include "backends/cuda/int8/int8_kernels.h"
+#include "backends/cuda/int8/stream_gemm.h"
 #include "quant/fp8.h"
 
 namespace kiln::cuda_test {
@@ -400,8 +401,27 @@ void expect_varied(const ConvCase& c, const std::vector<uint8_t>& want) {
   EXPECT_LT(double(saturated), 0.25 * count) << c.name << ": reference output mostly saturated";
 }
 
-// Runs `c` with every tile and checks each against the reference: supported, nothing
-// written outside the output, outputs within `tolerance_for(c, tile)`.
+// Output channels per block of a stream tile ("stream 128x64": 64), 0 for other tiles.
+int stream_channels(int tile) {
+  const std::string name = i8::igemm_tile_name(tile);
+  return name.rfind("stream", 0) == 0 ? std::stoi(name.substr(name.find('x') + 1)) : 0;
+}
+
+// stream_gemm.h's rule: pointwise INT8 convolutions with 64-512 input channels, a multiple of
+// the tile's output channels, INT8 output rows in 16-byte pieces, no residual or an INT8 one;
+// and what fits in shared memory (the 128-channel tile's filters and two stages of
+// 512-channel rows do not).
+bool stream_takes(const ConvCase& c, int bn) {
+  if (bn == 128 && c.c == 512) return false;
+  const bool pointwise = c.r == 1 && c.s == 1 && c.stride_h == 1 && c.stride_w == 1 && c.pad_h == 0 && c.pad_w == 0;
+  const bool z_ok = c.z_kind == ResidualKind::kNone || (c.z_kind == ResidualKind::kInt8 && c.z_stride() % 16 == 0);
+  return !c.fp8 && pointwise && (c.c == 64 || c.c == 128 || c.c == 256 || c.c == 512) && c.k % bn == 0 &&
+         c.y_kind == IgemmOutput::kInt8 && c.y_stride() % 16 == 0 && z_ok;
+}
+
+// Runs `c` with every tile that takes it and checks each against the reference: supported
+// (every tile but the stream tiles takes every case; those take what stream_takes says),
+// nothing written outside the output, outputs within `tolerance_for(c, tile)`.
 void check_every_tile(const ConvCase& c) {
   const Operands o = make_operands(c);
   const std::vector<uint8_t> want = reference_output(c, o);
@@ -412,6 +432,12 @@ void check_every_tile(const ConvCase& c) {
     const Tolerance tolerance = tolerance_for(c, i8::igemm_tile_name(tile));
     const std::string where = fmt::format("{} tile {} ({})", c.name, tile, i8::igemm_tile_name(tile));
     ASSERT_EQ(i8::igemm_unsupported(igemm_params(c, o, y.get())), "") << where;
+    const std::string why_not = i8::igemm_tile_unsupported(igemm_params(c, o, y.get()), tile);
+    if (stream_channels(tile) > 0 && !stream_takes(c, stream_channels(tile))) {
+      EXPECT_NE(why_not, "") << where << ": a stream tile takes a case it should refuse";
+      continue;
+    }
+    ASSERT_EQ(why_not, "") << where;
     const std::vector<uint8_t> got = run_igemm(c, o, tile, y);
     EXPECT_EQ(count_clobbered(c, got), 0) << where << ": bytes written outside [pixels, k)";
     const Comparison cmp = compare(c, got, want, tolerance);
@@ -476,6 +502,33 @@ std::vector<ConvCase> int8_cases() {
        .pad_w = 1, .z_kind = kZ8, .relu = true},
   };
 }
+
+// Pointwise INT8 convolutions the stream tiles take as well (stream_gemm.h): input channels
+// 64 to 512, INT8 outputs, residuals none or INT8. Enough 128-pixel tiles that each
+// persistent thread block walks several, and a partial last one.
+std::vector<ConvCase> stream_cases() {
+  return {
+      // 2 * 159 * 159 = 50562 pixels: 395 tiles, the last one of 2 rows.
+      {.name = "stream_c64_k256_z8_relu_many_tiles", .n = 2, .h = 159, .w = 159, .c = 64, .k = 256, .z_kind = kZ8,
+       .relu = true},
+      {.name = "stream_c128_k128", .n = 3, .h = 75, .w = 75, .c = 128, .k = 128},
+      {.name = "stream_c256_k64_z8_relu", .n = 2, .h = 61, .w = 61, .c = 256, .k = 64, .z_kind = kZ8, .relu = true},
+      {.name = "stream_c512_k128_z8", .n = 2, .h = 23, .w = 23, .c = 512, .k = 128, .z_kind = kZ8},
+      // Output rows wider than k: channels [k, y_stride) must be left alone.
+      {.name = "stream_c64_k64_stride80", .n = 1, .h = 30, .w = 30, .c = 64, .k = 64, .relu = true, .y_extra = 16},
+  };
+}
+
+class IgemmConvStream : public ::testing::TestWithParam<ConvCase> {};
+
+TEST_P(IgemmConvStream, EqualsDirectConvPlusEpilogueBitForBitOnEveryTile) {
+  KILN_SKIP_WITHOUT_GPU();
+  const ConvCase& c = GetParam();
+  ASSERT_TRUE(stream_takes(c, 64)) << c.name << " is not a case for the stream tiles";
+  check_every_tile(c);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, IgemmConvStream, ::testing::ValuesIn(stream_cases()), case_name);
 
 class IgemmConvInt8 : public ::testing::TestWithParam<ConvCase> {};
 
@@ -543,6 +596,7 @@ TEST(IgemmConvBatch, BatchOneAndFourInTheSameBuffers) {
   const std::vector<uint8_t> want_one = reference_output(one, o), want_four = reference_output(four, o);
   const DeviceBuffer y = make_output_buffer(four);
   for (int tile = 0; tile < i8::igemm_tile_count(); ++tile) {
+    if (stream_channels(tile) > 0) continue;  // 3x3 stride 2: not a stream tile's case
     for (const ConvCase* c : std::initializer_list<const ConvCase*>{&one, &four, &one}) {
       const std::string where = fmt::format("batch {} tile {} ({})", c->n, tile, i8::igemm_tile_name(tile));
       ASSERT_EQ(i8::igemm_unsupported(igemm_params(*c, o, y.get())), "") << where;
@@ -592,6 +646,34 @@ TEST(IgemmConvSupport, RejectsLargeFiltersAndOutputsPastTheInput) {
   p.pad_h = 0, p.ho = 18;
   p.r = 17, p.h = 40, p.ho = 24;
   EXPECT_NE(i8::igemm_unsupported(p), "") << "17x3 filter";
+}
+
+// The stream tiles take pointwise INT8 convolutions with 64-512 input channels and whole
+// blocks of output channels only, and say why not otherwise.
+TEST(IgemmConvSupport, StreamTilesTakePointwiseInt8Only) {
+  alignas(16) static float dummy[256];
+  IgemmConvParams p;
+  p.n = 2, p.h = p.w = p.ho = p.wo = 14, p.c = 64, p.k = 128, p.r = p.s = 1;
+  p.scale = p.bias = dummy;
+  p.y = dummy;
+  p.y_stride = 128;
+  p.y_kind = IgemmOutput::kInt8;
+  for (int bn : i8::kStreamTileChannels) EXPECT_EQ(i8::stream_gemm_unsupported(p, bn), "") << bn;
+  auto refused = [&](const char* what, auto&& change) {
+    IgemmConvParams q = p;
+    change(q);
+    for (int bn : i8::kStreamTileChannels) EXPECT_NE(i8::stream_gemm_unsupported(q, bn), "") << what << ", " << bn;
+  };
+  refused("3x3", [](IgemmConvParams& q) { q.r = q.s = 3, q.pad_h = q.pad_w = 1; });
+  refused("stride 2", [](IgemmConvParams& q) { q.stride_h = q.stride_w = 2, q.ho = q.wo = 7; });
+  refused("FP8", [](IgemmConvParams& q) { q.fp8 = true, q.y_kind = IgemmOutput::kFp8; });
+  refused("f16 output", [](IgemmConvParams& q) { q.y_kind = IgemmOutput::kF16; });
+  refused("f16 residual", [](IgemmConvParams& q) { q.z = dummy, q.z_kind = ResidualKind::kF16, q.z_stride = 128; });
+  refused("80 input channels", [](IgemmConvParams& q) { q.c = 80; });
+  refused("1024 input channels", [](IgemmConvParams& q) { q.c = 1024; });
+  refused("96 output channels", [](IgemmConvParams& q) { q.k = 96, q.y_stride = 96; });
+  refused("output rows of 136 bytes", [](IgemmConvParams& q) { q.y_stride = 136; });
+  refused("misaligned scales", [](IgemmConvParams& q) { q.scale = dummy + 1; });
 }
 
 // Plans name igemm tiles; the name must lead back to the same tile, and an unknown name

@@ -1,6 +1,8 @@
 #include "backends/cuda/int8/igemm_conv.h"
 
+#include "backends/cuda/int8/igemm_device.cuh"
 #include "backends/cuda/int8/quant_device_math.cuh"
+#include "backends/cuda/int8/stream_gemm.h"
 #include "backends/cuda/int8/wgmma_ops.cuh"
 
 #include <atomic>
@@ -12,9 +14,7 @@ namespace kiln::cuda::int8 {
 
 namespace {
 
-// Bytes of the reduction (input channels of one filter tap) per pipeline stage: four 16-byte
-// chunks, two mma k-steps of 32.
-constexpr int kBK = 64;
+using namespace device;
 
 // Division by a divisor fixed at launch, as a multiply-high and a shift: the index math of
 // every copy (pixel -> image, row, column; step -> filter tap) otherwise costs a software
@@ -43,22 +43,6 @@ struct KernelConstants {
   int taps_per_step = 1;
   bool unpadded = false, pointwise = false;
 };
-
-__device__ __forceinline__ uint32_t shared_address(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-// 16 bytes global -> shared without a register round trip; `valid` false writes zeros
-// (im2col padding, channels past c, filters past k).
-__device__ __forceinline__ void copy16_async(uint32_t dst, const void* src, bool valid) {
-  const int bytes = valid ? 16 : 0;
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(bytes));
-}
-__device__ __forceinline__ void commit_async() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int Pending>
-__device__ __forceinline__ void wait_async() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(Pending));
-}
 
 __device__ __forceinline__ void load_matrix_x4(uint32_t address, uint32_t (&r)[4]) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
@@ -92,11 +76,6 @@ __device__ __forceinline__ void for_each_piece(int tid, F&& f) {
   for (int index = tid; index < Rows * kPieces; index += Threads) f(index / kPieces, index % kPieces);
 }
 
-// Byte offset of (row, 16-byte chunk) in a [rows][64 bytes] stage tile. Rows are 64 bytes, so
-// without the XOR the 8 rows one ldmatrix phase reads would fall on 4 bank groups twice
-// over; with it they cover all 32 banks once.
-__device__ __forceinline__ int tile_offset(int row, int chunk) { return row * kBK + ((chunk ^ ((row >> 1) & 3)) << 4); }
-
 // One m16n8k32 tensor-core step: INT8 with int32 sums, or E4M3 with f32 sums.
 template <bool Fp8>
 struct TensorCoreStep;
@@ -124,17 +103,6 @@ struct TensorCoreStep<true> {
 #endif
   }
 };
-
-// saturate(round_half_even(v)) to [-128, 127] as a byte in one conversion instruction,
-// equal to int8_kernels.cu's saturate_round for every non-NaN input. The epilogue converts with
-// the conversion unit throughout: on an H200 that was 4-13 % faster on the memory-bound 1x1
-// shapes than exact integer/float conversions built from ALU operations (magic-number
-// additions), which cost more issue slots than the conversion unit's lower throughput.
-__device__ __forceinline__ uint32_t saturate_round_bits(float v) {
-  int q;
-  asm("cvt.rni.sat.s8.f32 %0, %1;" : "=r"(q) : "f"(v));
-  return static_cast<uint32_t>(q) & 0xFFu;
-}
 
 // conv_epilogue's arithmetic (see int8_kernels.cu), the same intrinsics in the same order so
 // that INT8 results are identical:
@@ -487,9 +455,7 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
               z0 = __low2float(zz);
               z1 = __high2float(zz);
             } else if (z_kind == ResidualKind::kInt8) {
-              const uint32_t pair_bytes = *reinterpret_cast<const uint16_t*>(z);
-              z0 = static_cast<float>(static_cast<int8_t>(pair_bytes));
-              z1 = static_cast<float>(static_cast<int8_t>(pair_bytes >> 8));
+              int8_pair_to_floats(*reinterpret_cast<const uint16_t*>(z), z0, z1);
             } else {
               z0 = from_e4m3(z[0]);
               z1 = from_e4m3(z[1]);
@@ -508,9 +474,8 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
         uint8_t* out = y_tile + local_row * y_row + local_col * y_bytes;
         switch (y_kind) {
           case IgemmOutput::kInt8:
-            *reinterpret_cast<uint16_t*>(out) = static_cast<uint16_t>(
-                saturate_round_bits(__fmul_rn(v0, p.y_inv_scale)) |
-                (saturate_round_bits(__fmul_rn(v1, p.y_inv_scale)) << 8));
+            *reinterpret_cast<uint16_t*>(out) = static_cast<uint16_t>(pack_byte_pair(
+                saturate_round_word(__fmul_rn(v0, p.y_inv_scale)), saturate_round_word(__fmul_rn(v1, p.y_inv_scale))));
             break;
           case IgemmOutput::kFp8:
             *reinterpret_cast<uint16_t*>(out) =
@@ -611,12 +576,15 @@ cudaError_t launch(const IgemmConvParams& p, const void* x, const void* w, cudaS
 // The tiles: name, block shape, warps. Wide tiles for the large early layers, narrow ones
 // for few output channels (64) or few pixels (the 7x7 stage at small batches); tiles that
 // never won on ResNet-50's shapes on an H200 are left out to bound the build time.
+// Stream tiles (stream > 0: output channels per block) run stream_gemm.h's persistent kernel,
+// for pointwise INT8 convolutions only.
 struct TileEntry {
   const char* name;
   int bm, bn;
   bool wgmma;  // needs sm_90a
   cudaError_t (*int8)(const IgemmConvParams&, const void*, const void*, cudaStream_t);
   cudaError_t (*fp8)(const IgemmConvParams&, const void*, const void*, cudaStream_t);
+  int stream = 0;
 };
 
 const TileEntry kTiles[] = {
@@ -633,6 +601,8 @@ const TileEntry kTiles[] = {
     {"wgmma 64x64 s3", 64, 64, true, launch<false, true, 64, 64, 4, 1, 3, 8>, launch<true, true, 64, 64, 4, 1, 3, 8>},
     {"wgmma 128x64 s3", 128, 64, true, launch<false, true, 128, 64, 8, 1, 3, 4>,
      launch<true, true, 128, 64, 8, 1, 3, 4>},
+    {"stream 128x64", 128, 64, true, nullptr, nullptr, 64},
+    {"stream 128x128", 128, 128, true, nullptr, nullptr, 128},
 };
 constexpr int kTileCount = sizeof(kTiles) / sizeof(kTiles[0]);
 
@@ -690,11 +660,22 @@ std::string igemm_unsupported(const IgemmConvParams& p) {
   return {};
 }
 
+std::string igemm_tile_unsupported(const IgemmConvParams& p, int tile) {
+  if (tile < 0 || tile >= kTileCount) return "no tile " + std::to_string(tile);
+  if (std::string why = igemm_unsupported(p); !why.empty()) return why;
+  if (kTiles[tile].stream > 0) {
+    if (std::string why = stream_gemm_unsupported(p, kTiles[tile].stream); !why.empty()) return why;
+  } else if ((int64_t(p.n) * p.ho * p.wo + kTiles[tile].bm - 1) / kTiles[tile].bm > 65535) {
+    return "more pixel tiles than a grid holds";
+  }
+  if (kTiles[tile].wgmma && !device_runs_wgmma()) return "wgmma tiles run on compute capability 9.0 only";
+  return {};
+}
+
 cudaError_t igemm_conv(const IgemmConvParams& p, int tile, const void* x, const void* w, cudaStream_t stream) {
   if (tile < 0 || tile >= kTileCount || !igemm_unsupported(p).empty()) return cudaErrorInvalidValue;
-  const int64_t pixels = int64_t(p.n) * p.ho * p.wo;
-  if ((pixels + kTiles[tile].bm - 1) / kTiles[tile].bm > 65535) return cudaErrorInvalidConfiguration;
-  if (kTiles[tile].wgmma && !device_runs_wgmma()) return cudaErrorNotSupported;
+  if (!igemm_tile_unsupported(p, tile).empty()) return cudaErrorNotSupported;
+  if (kTiles[tile].stream > 0) return stream_gemm(p, kTiles[tile].stream, x, w, stream);
   return p.fp8 ? kTiles[tile].fp8(p, x, w, stream) : kTiles[tile].int8(p, x, w, stream);
 }
 

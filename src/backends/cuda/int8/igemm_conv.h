@@ -58,6 +58,12 @@ int igemm_tile_index(const std::string& name);  // -1 if no tile has that name
 // grid size, an FP8 request on a device without FP8 tensor cores is checked by the caller).
 std::string igemm_unsupported(const IgemmConvParams& p);
 
+// Empty when `tile` runs these parameters on the current device, else why not: igemm_unsupported's
+// reasons, and those of the tile (stream tiles take pointwise INT8 convolutions only; wgmma
+// and stream tiles need compute capability 9.0).
+std::string igemm_tile_unsupported(const IgemmConvParams& p, int tile);
+
+// cudaErrorNotSupported where igemm_tile_unsupported gives a reason.
 cudaError_t igemm_conv(const IgemmConvParams& p, int tile, const void* x, const void* w, cudaStream_t stream);
 
 }  // namespace kiln::cuda::int8

@@ -404,6 +404,8 @@ class Int8ConvOp : public DeviceOp {
       return;
     }
     for (int tile = 0; tile < int8::igemm_tile_count(); ++tile) {
+      // Tiles made for other shapes (stream tiles: pointwise only) are not candidates.
+      if (!int8::igemm_tile_unsupported(igemm_params(state), tile).empty()) continue;
       double ms;
       try {
         ms = timer.time_ms([&] { run_igemm(state, tile); });
@@ -710,8 +712,8 @@ class Int8ConvOp : public DeviceOp {
           break;
         }
         case Family::kIgemm:
-          if (const std::string why = int8::igemm_unsupported(igemm_params(s)); !why.empty())
-            fail("igemm does not run at batch {}: {}", s.batch, why);
+          if (const std::string why = int8::igemm_tile_unsupported(igemm_params(s), igemm_tile_); !why.empty())
+            fail("igemm tile {} does not run at batch {}: {}", int8::igemm_tile_name(igemm_tile_), s.batch, why);
           break;
         case Family::kDirect: break;
       }

@@ -1,0 +1,260 @@
+#include "backends/cuda/int8/stream_gemm.h"
+
+#include "backends/cuda/int8/igemm_conv.h"
+#include "backends/cuda/int8/igemm_device.cuh"
+#include "backends/cuda/int8/wgmma_ops.cuh"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+
+namespace kiln::cuda::int8 {
+
+namespace {
+
+using namespace device;
+
+constexpr int kBM = 128;  // pixels per tile: two warpgroups of 64 rows
+constexpr int kThreads = 256;
+constexpr int kStages = 2;  // the tile being computed and the next one in flight
+
+__host__ __device__ constexpr int align512(int bytes) { return (bytes + 511) / 512 * 512; }
+
+// Shared memory of one thread block, in bytes from a 512-byte boundary (the wgmma swizzle
+// is a function of the address): the filters (C/64 tiles of [BN][64 bytes]) and the
+// per-channel scales and biases, loaded once; two stages, each the tile's input rows
+// (C/64 tiles of [128][64 bytes]) and residual rows if any ([128][BN + 16]); the output tile
+// ([128][BN + 16]; the 16-byte pad puts the rows a warp writes on distinct banks).
+struct StreamLayout {
+  int params, stage, stage_bytes, a_bytes, y, total;
+};
+__host__ __device__ constexpr int padded_row(int bn) { return bn + 16; }
+__host__ __device__ constexpr StreamLayout stream_layout(int bn, int c, bool residual) {
+  StreamLayout l{};
+  l.params = bn * c;
+  l.stage = align512(l.params + 2 * bn * 4);
+  l.a_bytes = kBM * c;
+  l.stage_bytes = align512(l.a_bytes + (residual ? kBM * padded_row(bn) : 0));
+  l.y = l.stage + kStages * l.stage_bytes;
+  l.total = l.y + kBM * padded_row(bn);
+  return l;
+}
+
+// One thread block computes output channels [blockIdx.x * BN, +BN) of the 128-pixel tiles
+// blockIdx.y, blockIdx.y + gridDim.y, ... Per tile: the next tile's copies are issued, this
+// tile's wait; each warpgroup multiplies its 64 rows (wgmma, C/64 x 2 steps of k32); each
+// thread finishes its accumulators into the output tile; the tile goes out in 16-byte
+// stores. Every copy address is the tile's base plus a per-thread constant.
+template <int BN, int C, bool Residual, int MinBlocks>
+__global__ void __launch_bounds__(kThreads, MinBlocks)
+    stream_gemm_kernel(IgemmConvParams p, int tiles, const uint8_t* __restrict__ x, const uint8_t* __restrict__ w) {
+  constexpr StreamLayout L = stream_layout(BN, C, Residual);
+  constexpr int kRowPieces = C / 16;                      // 16-byte pieces of an input row
+  constexpr int kACopies = kBM * kRowPieces / kThreads;   // per thread and tile
+  constexpr int kBCopies = BN * kRowPieces / kThreads;    // per thread, once
+  constexpr int kOutPieces = BN / 16;                     // 16-byte pieces of an output row
+  constexpr int kOutCopies = kBM * kOutPieces / kThreads;  // per thread and tile
+  constexpr int kFragsN = BN / 8;
+  static_assert(kACopies >= 1 && kBCopies >= 1 && kOutCopies >= 1, "whole copies per thread");
+
+  extern __shared__ __align__(128) uint8_t smem_raw[];
+  uint8_t* const smem = smem_raw + ((512 - (shared_address(smem_raw) & 511)) & 511);
+  const uint32_t smem_base = shared_address(smem);
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int n0 = blockIdx.x * BN;
+  const int pixels = p.n * p.h * p.w;  // stream_gemm_unsupported keeps it below 2^31
+
+  // Filters and per-channel vectors, once (they land with the first tile's group).
+#pragma unroll
+  for (int j = 0; j < kBCopies; ++j) {
+    const int index = tid + j * kThreads, row = index / kRowPieces, piece = index % kRowPieces;
+    copy16_async(smem_base + (piece / 4) * BN * kBK + tile_offset(row, piece % 4), w + (n0 + row) * C + piece * 16,
+                 true);
+  }
+  if (tid < 2 * BN / 4) {
+    const float* src = (tid < BN / 4 ? p.scale + n0 + tid * 4 : p.bias + n0 + (tid - BN / 4) * 4);
+    copy16_async(smem_base + L.params + tid * 16, src, true);
+  }
+
+  // This thread's copies of a tile: input row/piece and residual row/piece, as offsets.
+  auto load_tile = [&](int tile, int stage) {
+    const int m0 = tile * kBM;
+    const uint8_t* xt = x + int64_t(m0) * C;
+    const uint32_t st = smem_base + L.stage + stage * L.stage_bytes;
+#pragma unroll
+    for (int j = 0; j < kACopies; ++j) {
+      const int index = tid + j * kThreads, row = index / kRowPieces, piece = index % kRowPieces;
+      copy16_async(st + (piece / 4) * kBM * kBK + tile_offset(row, piece % 4), xt + row * C + piece * 16,
+                   m0 + row < pixels);
+    }
+    if constexpr (Residual) {
+      const uint8_t* zt = static_cast<const uint8_t*>(p.z) + int64_t(m0) * p.z_stride + n0;
+#pragma unroll
+      for (int j = 0; j < kOutCopies; ++j) {
+        const int index = tid + j * kThreads, row = index / kOutPieces, piece = index % kOutPieces;
+        copy16_async(st + L.a_bytes + row * padded_row(BN) + piece * 16, zt + row * p.z_stride + piece * 16,
+                     m0 + row < pixels);
+      }
+    }
+  };
+
+  int tile = blockIdx.y;
+  load_tile(tile, 0);
+  commit_async();
+
+  int acc[kFragsN * 4];
+#pragma unroll
+  for (int e = 0; e < kFragsN * 4; ++e) acc[e] = 0;
+  const float* params = reinterpret_cast<const float*>(smem + L.params);  // [scale | bias][BN]
+  uint8_t* const y_tile = smem + L.y;
+  const int group = lane >> 2, pair = (lane & 3) * 2;
+
+  for (int i = 0; tile < tiles; ++i, tile += gridDim.y) {
+    const int next = tile + gridDim.y;
+    if (next < tiles) load_tile(next, (i + 1) & 1);
+    commit_async();
+    wait_async<1>();                 // this tile's group has landed (for this thread) ...
+    wgmma::fence_async_shared();     // ... visible to wgmma's reads ...
+    __syncthreads();                 // ... for every thread
+
+    const int stage = i & 1;
+    const uint32_t a_tile = smem_base + L.stage + stage * L.stage_bytes + (warp / 4) * 64 * kBK;
+    wgmma::fence_operands(acc);
+    wgmma::fence();
+#pragma unroll
+    for (int q = 0; q < C / 64; ++q) {
+      const uint64_t a_desc = wgmma::descriptor(a_tile + q * kBM * kBK);
+      const uint64_t b_desc = wgmma::descriptor(smem_base + q * BN * kBK);
+      wgmma::Mma<false, BN>::run(acc, a_desc, b_desc, q > 0);
+      wgmma::Mma<false, BN>::run(acc, a_desc + 2, b_desc + 2, 1);
+    }
+    wgmma::commit();
+    wgmma::wait<0>();
+    wgmma::fence_operands(acc);
+
+    // conv_epilogue's arithmetic in its order (see igemm_conv.cu): v = fma(acc, scale, bias);
+    // v = fma(z, z_scale, v); relu; saturate(round(v * (1/s_y))). Accumulator layout of
+    // m16n8 fragments: rows lane/4 and lane/4 + 8 of this warp's 16, columns 2 * (lane % 4)
+    // and the next one of each group of 8.
+    const uint8_t* z_tile = smem + L.stage + stage * L.stage_bytes + L.a_bytes;
+#pragma unroll
+    for (int j = 0; j < kFragsN; ++j) {
+      const int col = j * 8 + pair;
+      const float2 sc = *reinterpret_cast<const float2*>(params + col);
+      const float2 bi = *reinterpret_cast<const float2*>(params + BN + col);
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int row = warp * 16 + group + h * 8;
+        float v0 = __fmaf_rn(static_cast<float>(acc[j * 4 + 2 * h]), sc.x, bi.x);
+        float v1 = __fmaf_rn(static_cast<float>(acc[j * 4 + 2 * h + 1]), sc.y, bi.y);
+        if constexpr (Residual) {
+          float z0, z1;
+          int8_pair_to_floats(*reinterpret_cast<const uint16_t*>(z_tile + row * padded_row(BN) + col), z0, z1);
+          v0 = __fmaf_rn(z0, p.z_scale, v0);
+          v1 = __fmaf_rn(z1, p.z_scale, v1);
+        }
+        if (p.relu) {
+          v0 = fmaxf(v0, 0.0f);
+          v1 = fmaxf(v1, 0.0f);
+        }
+        *reinterpret_cast<uint16_t*>(y_tile + row * padded_row(BN) + col) = static_cast<uint16_t>(pack_byte_pair(
+            saturate_round_word(__fmul_rn(v0, p.y_inv_scale)), saturate_round_word(__fmul_rn(v1, p.y_inv_scale))));
+      }
+    }
+    __syncthreads();  // the output tile is whole; this stage's reads are done
+
+    const int m0 = tile * kBM;
+    uint8_t* const yt = static_cast<uint8_t*>(p.y) + int64_t(m0) * p.y_stride + n0;
+#pragma unroll
+    for (int j = 0; j < kOutCopies; ++j) {
+      const int index = tid + j * kThreads, row = index / kOutPieces, piece = index % kOutPieces;
+      if (m0 + row < pixels)
+        *reinterpret_cast<uint4*>(yt + row * p.y_stride + piece * 16) =
+            *reinterpret_cast<const uint4*>(y_tile + row * padded_row(BN) + piece * 16);
+    }
+  }
+  wait_async<0>();
+}
+
+// Thread blocks of `kernel` that fit on the device at once (the grid is sized to keep every
+// SM busy with one wave of persistent blocks), after opting the kernel in to `smem` bytes
+// of shared memory. `known` is the caller's cache, one per kernel, by device ordinal.
+template <class Kernel>
+int resident_blocks(Kernel kernel, int smem, int device, std::atomic<int> (&known)[64]) {
+  if (device < 0 || device >= 64) return 1;
+  int blocks = known[device].load();
+  if (blocks == 0) {
+    if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem) != cudaSuccess ||
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, kThreads, smem) != cudaSuccess || blocks < 1)
+      blocks = 1;
+    int sms = 0;
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+    blocks *= sms > 0 ? sms : 1;
+    known[device].store(blocks);
+  }
+  return blocks;
+}
+
+template <int BN, int C, bool Residual>
+cudaError_t launch(const IgemmConvParams& p, const void* x, const void* w, cudaStream_t stream) {
+  // Blocks per SM the register budget aims at (shared memory allows about as many): one for
+  // the largest tiles, where more would spill.
+  constexpr int kMinBlocks = C >= 512 || (BN == 128 && C >= 256) ? 1 : BN == 64 && C <= 128 ? 3 : 2;
+  auto kernel = stream_gemm_kernel<BN, C, Residual, kMinBlocks>;
+  constexpr int kSmem = stream_layout(BN, C, Residual).total + 512;
+  int device = 0;
+  if (const cudaError_t st = cudaGetDevice(&device); st != cudaSuccess) return st;
+  static std::atomic<int> known[64];  // this instantiation's resident blocks per device
+  const int blocks = resident_blocks(kernel, kSmem, device, known);
+  const int tiles = static_cast<int>((int64_t(p.n) * p.h * p.w + kBM - 1) / kBM);
+  const int columns = p.k / BN;
+  const int rows = std::max(1, std::min(tiles, blocks / columns));
+  kernel<<<dim3(columns, rows), kThreads, kSmem, stream>>>(p, tiles, static_cast<const uint8_t*>(x),
+                                                           static_cast<const uint8_t*>(w));
+  return cudaGetLastError();
+}
+
+template <int BN, bool Residual>
+cudaError_t launch_for_channels(const IgemmConvParams& p, const void* x, const void* w, cudaStream_t stream) {
+  switch (p.c) {
+    case 64: return launch<BN, 64, Residual>(p, x, w, stream);
+    case 128: return launch<BN, 128, Residual>(p, x, w, stream);
+    case 256: return launch<BN, 256, Residual>(p, x, w, stream);
+    case 512: return launch<BN, 512, Residual>(p, x, w, stream);
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+bool aligned16(const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15) == 0; }
+
+}  // namespace
+
+std::string stream_gemm_unsupported(const IgemmConvParams& p, int bn) {
+  if (bn != 64 && bn != 128) return "no stream tile with " + std::to_string(bn) + " output channels";
+  if (p.fp8) return "FP8 operands (stream tiles are INT8 only)";
+  if (p.y_kind != IgemmOutput::kInt8) return "not an INT8 output";
+  if (p.z_kind != ResidualKind::kNone && p.z_kind != ResidualKind::kInt8) return "a residual other than INT8";
+  if (p.r != 1 || p.s != 1 || p.stride_h != 1 || p.stride_w != 1 || p.pad_h != 0 || p.pad_w != 0 || p.ho != p.h ||
+      p.wo != p.w)
+    return "not a pointwise (1x1, stride 1, unpadded) convolution";
+  if (p.c != 64 && p.c != 128 && p.c != 256 && p.c != 512)
+    return std::to_string(p.c) + " input channels: not 64, 128, 256 or 512";
+  if (stream_layout(bn, p.c, p.z_kind != ResidualKind::kNone).total + 512 > 227 * 1024)
+    return "filters and tiles beyond shared memory";
+  if (p.k <= 0 || p.k % bn != 0) return std::to_string(p.k) + " output channels: not a multiple of " + std::to_string(bn);
+  if (int64_t(p.n) * p.h * p.w >= (int64_t(1) << 31) - kBM) return "2^31 output pixels or more";
+  if (!aligned16(p.scale) || !aligned16(p.bias)) return "scales or biases not 16-byte aligned";
+  if (!aligned16(p.y) || p.y_stride % 16 != 0) return "output rows not in 16-byte pieces";
+  if (p.z_kind != ResidualKind::kNone && (!aligned16(p.z) || p.z_stride % 16 != 0))
+    return "residual rows not in 16-byte pieces";
+  return {};
+}
+
+cudaError_t stream_gemm(const IgemmConvParams& p, int bn, const void* x, const void* w, cudaStream_t stream) {
+  if (!stream_gemm_unsupported(p, bn).empty() || !aligned16(x) || !aligned16(w)) return cudaErrorInvalidValue;
+  const bool residual = p.z_kind == ResidualKind::kInt8;
+  if (bn == 64) return residual ? launch_for_channels<64, true>(p, x, w, stream) : launch_for_channels<64, false>(p, x, w, stream);
+  return residual ? launch_for_channels<128, true>(p, x, w, stream) : launch_for_channels<128, false>(p, x, w, stream);
+}
+
+}  // namespace kiln::cuda::int8
