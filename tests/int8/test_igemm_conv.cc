@@ -16,6 +16,9 @@
 // any tile (80, 40, 20 with INT8 output; 7 and 6 with f16 output), dilation 2, a 3x1
 // kernel with unequal strides, output rows wider than k (channels past k must be left
 // alone), residuals none / INT8 (FP8) / f16 with relu on and off, outputs INT8 / FP8 / f16.
+// The stream tiles (pointwise) and the halo tile (3x3 stride 1) take only their own cases,
+// which get cases of their own besides: many tiles per persistent thread block, ResNet-50's
+// widths, odd sizes (IgemmConvStream, IgemmConvHalo).
 // Besides the outputs, every byte igemm_conv must not write (row padding, rows past the
 // last pixel, a guard tail) is checked to keep its sentinel value.
 #ifdef KILN_HAVE_CUDA
@@ -38,6 +41,7 @@
 #include <gtest/gtest.h>
 
 #include "backends/cuda/cuda_backend.h"
+#include "backends/cuda/int8/halo_conv.h"
 #include "backends/cuda/int8/igemm_conv.h"
 #include "backends/cuda/int8/int8_kernels.h"
 #include "backends/cuda/int8/stream_gemm.h"
@@ -419,9 +423,29 @@ bool stream_takes(const ConvCase& c, int bn) {
          c.y_kind == IgemmOutput::kInt8 && c.y_stride() % 16 == 0 && z_ok;
 }
 
+// halo_conv.h's rule: 3x3 stride-1 INT8 convolutions with padding 1 over 64 or 128 input
+// channels, output channels a multiple of 64, INT8 output rows in 16-byte pieces, no residual
+// or an INT8 one.
+bool halo_takes(const ConvCase& c) {
+  const bool same3x3 = c.r == 3 && c.s == 3 && c.stride_h == 1 && c.stride_w == 1 && c.dil_h == 1 && c.dil_w == 1 &&
+                       c.pad_h == 1 && c.pad_w == 1;
+  const bool z_ok = c.z_kind == ResidualKind::kNone || (c.z_kind == ResidualKind::kInt8 && c.z_stride() % 16 == 0);
+  return !c.fp8 && same3x3 && (c.c == 64 || c.c == 128) && c.k % 64 == 0 && c.y_kind == IgemmOutput::kInt8 &&
+         c.y_stride() % 16 == 0 && z_ok;
+}
+
+bool is_halo_tile(int tile) { return i8::igemm_tile_name(tile).rfind("halo", 0) == 0; }
+
+// Whether `tile` must take `c`: the general tiles take every case, the stream and halo tiles
+// their own.
+bool tile_takes(int tile, const ConvCase& c) {
+  if (stream_channels(tile) > 0) return stream_takes(c, stream_channels(tile));
+  if (is_halo_tile(tile)) return halo_takes(c);
+  return true;
+}
+
 // Runs `c` with every tile that takes it and checks each against the reference: supported
-// (every tile but the stream tiles takes every case; those take what stream_takes says),
-// nothing written outside the output, outputs within `tolerance_for(c, tile)`.
+// (tile_takes), nothing written outside the output, outputs within `tolerance_for(c, tile)`.
 void check_every_tile(const ConvCase& c) {
   const Operands o = make_operands(c);
   const std::vector<uint8_t> want = reference_output(c, o);
@@ -433,8 +457,8 @@ void check_every_tile(const ConvCase& c) {
     const std::string where = fmt::format("{} tile {} ({})", c.name, tile, i8::igemm_tile_name(tile));
     ASSERT_EQ(i8::igemm_unsupported(igemm_params(c, o, y.get())), "") << where;
     const std::string why_not = i8::igemm_tile_unsupported(igemm_params(c, o, y.get()), tile);
-    if (stream_channels(tile) > 0 && !stream_takes(c, stream_channels(tile))) {
-      EXPECT_NE(why_not, "") << where << ": a stream tile takes a case it should refuse";
+    if (!tile_takes(tile, c)) {
+      EXPECT_NE(why_not, "") << where << ": a special tile takes a case it should refuse";
       continue;
     }
     ASSERT_EQ(why_not, "") << where;
@@ -530,6 +554,33 @@ TEST_P(IgemmConvStream, EqualsDirectConvPlusEpilogueBitForBitOnEveryTile) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, IgemmConvStream, ::testing::ValuesIn(stream_cases()), case_name);
 
+// 3x3 convolutions the halo tile takes as well: ResNet-50's widths (56, 28), enough tiles that
+// each persistent thread block walks several, odd sizes, residuals none and INT8.
+std::vector<ConvCase> halo_cases() {
+  return {
+      // 16 * 58 * 58 padded positions: 421 tiles.
+      {.name = "halo_c64_k64_z8_relu_56x56", .n = 16, .h = 56, .w = 56, .c = 64, .k = 64, .r = 3, .s = 3, .pad_h = 1,
+       .pad_w = 1, .z_kind = kZ8, .relu = true},
+      {.name = "halo_c128_k128_relu_28x28", .n = 3, .h = 28, .w = 28, .c = 128, .k = 128, .r = 3, .s = 3, .pad_h = 1,
+       .pad_w = 1, .relu = true},
+      {.name = "halo_c128_k64_z8_13x9", .n = 2, .h = 13, .w = 9, .c = 128, .k = 64, .r = 3, .s = 3, .pad_h = 1,
+       .pad_w = 1, .z_kind = kZ8},
+      {.name = "halo_c64_k192_7x7_stride208", .n = 5, .h = 7, .w = 7, .c = 64, .k = 192, .r = 3, .s = 3, .pad_h = 1,
+       .pad_w = 1, .relu = true, .y_extra = 16},
+  };
+}
+
+class IgemmConvHalo : public ::testing::TestWithParam<ConvCase> {};
+
+TEST_P(IgemmConvHalo, EqualsDirectConvPlusEpilogueBitForBitOnEveryTile) {
+  KILN_SKIP_WITHOUT_GPU();
+  const ConvCase& c = GetParam();
+  ASSERT_TRUE(halo_takes(c)) << c.name << " is not a case for the halo tile";
+  check_every_tile(c);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, IgemmConvHalo, ::testing::ValuesIn(halo_cases()), case_name);
+
 class IgemmConvInt8 : public ::testing::TestWithParam<ConvCase> {};
 
 TEST_P(IgemmConvInt8, EqualsDirectConvPlusEpilogueBitForBit) {
@@ -596,7 +647,7 @@ TEST(IgemmConvBatch, BatchOneAndFourInTheSameBuffers) {
   const std::vector<uint8_t> want_one = reference_output(one, o), want_four = reference_output(four, o);
   const DeviceBuffer y = make_output_buffer(four);
   for (int tile = 0; tile < i8::igemm_tile_count(); ++tile) {
-    if (stream_channels(tile) > 0) continue;  // 3x3 stride 2: not a stream tile's case
+    if (!tile_takes(tile, four)) continue;  // 3x3 stride 2: not a stream or halo tile's case
     for (const ConvCase* c : std::initializer_list<const ConvCase*>{&one, &four, &one}) {
       const std::string where = fmt::format("batch {} tile {} ({})", c->n, tile, i8::igemm_tile_name(tile));
       ASSERT_EQ(i8::igemm_unsupported(igemm_params(*c, o, y.get())), "") << where;
@@ -674,6 +725,32 @@ TEST(IgemmConvSupport, StreamTilesTakePointwiseInt8Only) {
   refused("96 output channels", [](IgemmConvParams& q) { q.k = 96, q.y_stride = 96; });
   refused("output rows of 136 bytes", [](IgemmConvParams& q) { q.y_stride = 136; });
   refused("misaligned scales", [](IgemmConvParams& q) { q.scale = dummy + 1; });
+}
+
+// The halo tile takes 3x3 stride-1 INT8 convolutions with padding 1 over 64 or 128
+// channels only, and says why not otherwise.
+TEST(IgemmConvSupport, HaloTileTakesSame3x3Int8Only) {
+  alignas(16) static float dummy[256];
+  IgemmConvParams p;
+  p.n = 2, p.h = p.w = p.ho = p.wo = 28, p.c = 64, p.k = 128, p.r = p.s = 3, p.pad_h = p.pad_w = 1;
+  p.scale = p.bias = dummy;
+  p.y = dummy;
+  p.y_stride = 128;
+  p.y_kind = IgemmOutput::kInt8;
+  EXPECT_EQ(i8::halo_conv_unsupported(p), "");
+  auto refused = [&](const char* what, auto&& change) {
+    IgemmConvParams q = p;
+    change(q);
+    EXPECT_NE(i8::halo_conv_unsupported(q), "") << what;
+  };
+  refused("1x1", [](IgemmConvParams& q) { q.r = q.s = 1, q.pad_h = q.pad_w = 0; });
+  refused("stride 2", [](IgemmConvParams& q) { q.stride_h = q.stride_w = 2, q.ho = q.wo = 14; });
+  refused("dilation 2", [](IgemmConvParams& q) { q.dil_h = q.dil_w = 2, q.pad_h = q.pad_w = 2; });
+  refused("FP8", [](IgemmConvParams& q) { q.fp8 = true, q.y_kind = IgemmOutput::kFp8; });
+  refused("f16 output", [](IgemmConvParams& q) { q.y_kind = IgemmOutput::kF16; });
+  refused("256 input channels", [](IgemmConvParams& q) { q.c = 256; });
+  refused("96 output channels", [](IgemmConvParams& q) { q.k = 96, q.y_stride = 96; });
+  refused("rows too wide for shared memory", [](IgemmConvParams& q) { q.w = q.wo = 4000; });
 }
 
 // Plans name igemm tiles; the name must lead back to the same tile, and an unknown name

@@ -1,5 +1,6 @@
 #include "backends/cuda/int8/igemm_conv.h"
 
+#include "backends/cuda/int8/halo_conv.h"
 #include "backends/cuda/int8/igemm_device.cuh"
 #include "backends/cuda/int8/quant_device_math.cuh"
 #include "backends/cuda/int8/stream_gemm.h"
@@ -16,22 +17,6 @@ namespace {
 
 using namespace device;
 
-// Division by a divisor fixed at launch, as a multiply-high and a shift: the index math of
-// every copy (pixel -> image, row, column; step -> filter tap) otherwise costs a software
-// division each, which made the memory-bound shapes instruction-bound. Exact for
-// dividends below 2^31 (the round-up method, as PyTorch's IntDivider).
-struct FastDivisor {
-  uint32_t divisor = 1, multiplier = 1, shift = 0;
-  FastDivisor() = default;
-  explicit FastDivisor(uint32_t d) : divisor(d) {
-    while ((uint32_t(1) << shift) < d) ++shift;
-    multiplier = static_cast<uint32_t>(((uint64_t(1) << 32) * ((uint64_t(1) << shift) - d)) / d + 1);
-  }
-  __device__ __forceinline__ int div(int n) const {
-    return static_cast<int>((__umulhi(static_cast<uint32_t>(n), multiplier) + static_cast<uint32_t>(n)) >> shift);
-  }
-};
-
 // What the kernel takes besides the parameters: its divisors (output pixels per image and
 // per row, filter width, channel blocks); how many filter taps one 64-byte reduction step
 // packs (1, or 64 / c for inputs of 16 or 32 channels, a space-to-depth stem, whose taps
@@ -43,12 +28,6 @@ struct KernelConstants {
   int taps_per_step = 1;
   bool unpadded = false, pointwise = false;
 };
-
-__device__ __forceinline__ void load_matrix_x4(uint32_t address, uint32_t (&r)[4]) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(address));
-}
 
 // Bits t of [0, taps) (taps <= 16) for which start + t * step lies in [0, size): which
 // filter rows (columns) of a window land inside the image. Undilated, a range of bits.
@@ -577,7 +556,7 @@ cudaError_t launch(const IgemmConvParams& p, const void* x, const void* w, cudaS
 // for few output channels (64) or few pixels (the 7x7 stage at small batches); tiles that
 // never won on ResNet-50's shapes on an H200 are left out to bound the build time.
 // Stream tiles (stream > 0: output channels per block) run stream_gemm.h's persistent kernel,
-// for pointwise INT8 convolutions only.
+// for pointwise INT8 convolutions only; the halo tile halo_conv.h's, for 3x3 stride-1 ones.
 struct TileEntry {
   const char* name;
   int bm, bn;
@@ -585,6 +564,7 @@ struct TileEntry {
   cudaError_t (*int8)(const IgemmConvParams&, const void*, const void*, cudaStream_t);
   cudaError_t (*fp8)(const IgemmConvParams&, const void*, const void*, cudaStream_t);
   int stream = 0;
+  bool halo = false;
 };
 
 const TileEntry kTiles[] = {
@@ -603,6 +583,7 @@ const TileEntry kTiles[] = {
      launch<true, true, 128, 64, 8, 1, 3, 4>},
     {"stream 128x64", 128, 64, true, nullptr, nullptr, 64},
     {"stream 128x128", 128, 128, true, nullptr, nullptr, 128},
+    {"halo 128x64", 128, 64, true, nullptr, nullptr, 0, true},
 };
 constexpr int kTileCount = sizeof(kTiles) / sizeof(kTiles[0]);
 
@@ -665,6 +646,8 @@ std::string igemm_tile_unsupported(const IgemmConvParams& p, int tile) {
   if (std::string why = igemm_unsupported(p); !why.empty()) return why;
   if (kTiles[tile].stream > 0) {
     if (std::string why = stream_gemm_unsupported(p, kTiles[tile].stream); !why.empty()) return why;
+  } else if (kTiles[tile].halo) {
+    if (std::string why = halo_conv_unsupported(p); !why.empty()) return why;
   } else if ((int64_t(p.n) * p.ho * p.wo + kTiles[tile].bm - 1) / kTiles[tile].bm > 65535) {
     return "more pixel tiles than a grid holds";
   }
@@ -676,6 +659,7 @@ cudaError_t igemm_conv(const IgemmConvParams& p, int tile, const void* x, const 
   if (tile < 0 || tile >= kTileCount || !igemm_unsupported(p).empty()) return cudaErrorInvalidValue;
   if (!igemm_tile_unsupported(p, tile).empty()) return cudaErrorNotSupported;
   if (kTiles[tile].stream > 0) return stream_gemm(p, kTiles[tile].stream, x, w, stream);
+  if (kTiles[tile].halo) return halo_conv(p, x, w, stream);
   return p.fp8 ? kTiles[tile].fp8(p, x, w, stream) : kTiles[tile].int8(p, x, w, stream);
 }
 

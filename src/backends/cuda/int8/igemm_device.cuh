@@ -1,12 +1,28 @@
-// Device helpers shared by kiln's INT8 / FP8 GEMM kernels (igemm_conv.cu, stream_gemm.cu):
-// asynchronous global -> shared copies, the 64-byte-swizzled stage tile layout that both
-// ldmatrix and Hopper's wgmma descriptors (wgmma_ops.cuh) read, and the INT8 output
-// conversion. Device code only; included by .cu files.
+// Helpers shared by kiln's INT8 / FP8 GEMM kernels (igemm_conv.cu, stream_gemm.cu,
+// halo_conv.cu): division by launch constants, asynchronous global -> shared copies, the
+// 64-byte-swizzled tile layout that both ldmatrix and Hopper's wgmma descriptors
+// (wgmma_ops.cuh) read, and the INT8 conversions of the epilogues. Included by .cu files.
 #pragma once
 
 #include <cstdint>
 
 namespace kiln::cuda::int8::device {
+
+// Division by a divisor fixed at launch, as a multiply-high and a shift: the index math of
+// every copy (pixel -> image, row, column; step -> filter tap) otherwise costs a software
+// division each, which made the memory-bound shapes instruction-bound. Exact for
+// dividends below 2^31 (the round-up method, as PyTorch's IntDivider).
+struct FastDivisor {
+  uint32_t divisor = 1, multiplier = 1, shift = 0;
+  FastDivisor() = default;
+  explicit FastDivisor(uint32_t d) : divisor(d) {
+    while ((uint32_t(1) << shift) < d) ++shift;
+    multiplier = static_cast<uint32_t>(((uint64_t(1) << 32) * ((uint64_t(1) << shift) - d)) / d + 1);
+  }
+  __device__ __forceinline__ int div(int n) const {
+    return static_cast<int>((__umulhi(static_cast<uint32_t>(n), multiplier) + static_cast<uint32_t>(n)) >> shift);
+  }
+};
 
 // Bytes of the reduction per stage tile row: four 16-byte chunks, two mma k-steps of 32.
 constexpr int kBK = 64;
@@ -25,6 +41,16 @@ __device__ __forceinline__ void commit_async() { asm volatile("cp.async.commit_g
 template <int Pending>
 __device__ __forceinline__ void wait_async() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(Pending));
+}
+
+// Four 8x8 matrices of 16-bit elements (here: 8 rows x 16 bytes each) from shared memory,
+// row addresses given by lanes 0-7, 8-15, 16-23, 24-31: the A fragment of an m16n8k32 mma
+// (or of a warp's 16 rows of a register-A wgmma) when lanes 0-15 address rows 0-15 at the
+// low 16 bytes and lanes 16-31 the same rows at the high 16 bytes.
+__device__ __forceinline__ void load_matrix_x4(uint32_t address, uint32_t (&r)[4]) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(address));
 }
 
 // Byte offset of (row, 16-byte chunk) in a [rows][64 bytes] stage tile. Rows are 64 bytes, so
@@ -60,6 +86,47 @@ __device__ __forceinline__ void int8_pair_to_floats(uint32_t pair, float& lo, fl
   int h;
   asm("prmt.b32 %0, %1, 0, 0x9991;" : "=r"(h) : "r"(pair));
   hi = static_cast<float>(h);
+}
+
+// Shared-memory rows of an INT8 residual or output tile of BN channels: the 16-byte pad puts
+// the rows one warp writes per accumulator fragment on distinct banks.
+__host__ __device__ constexpr int padded_row(int bn) { return bn + 16; }
+
+// The fixed INT8 epilogue of a 128 x BN tile whose accumulators are laid out as wgmma's
+// (warp w: rows 16w..16w+15; lane: rows lane/4 and lane/4 + 8, columns 2 * (lane % 4) and the
+// next of each group of 8), into the output tile `y_tile`: conv_epilogue's arithmetic in its
+// order (see int8_kernels.cu), v = fma(acc, scale, bias); v = fma(z, z_scale, v); relu;
+// saturate(round(v * (1/s_y))). `params` holds [scale | bias][BN]; `z_tile` the residual
+// rows (Residual only).
+template <int BN, bool Residual>
+__device__ __forceinline__ void finish_int8_tile(const int (&acc)[BN / 2], const float* params, const uint8_t* z_tile,
+                                                 uint8_t* y_tile, float z_scale, bool relu, float y_inv_scale,
+                                                 int warp, int lane) {
+  const int group = lane >> 2, pair = (lane & 3) * 2;
+#pragma unroll
+  for (int j = 0; j < BN / 8; ++j) {
+    const int col = j * 8 + pair;
+    const float2 sc = *reinterpret_cast<const float2*>(params + col);
+    const float2 bi = *reinterpret_cast<const float2*>(params + BN + col);
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int row = warp * 16 + group + h * 8;
+      float v0 = __fmaf_rn(static_cast<float>(acc[j * 4 + 2 * h]), sc.x, bi.x);
+      float v1 = __fmaf_rn(static_cast<float>(acc[j * 4 + 2 * h + 1]), sc.y, bi.y);
+      if constexpr (Residual) {
+        float z0, z1;
+        int8_pair_to_floats(*reinterpret_cast<const uint16_t*>(z_tile + row * padded_row(BN) + col), z0, z1);
+        v0 = __fmaf_rn(z0, z_scale, v0);
+        v1 = __fmaf_rn(z1, z_scale, v1);
+      }
+      if (relu) {
+        v0 = fmaxf(v0, 0.0f);
+        v1 = fmaxf(v1, 0.0f);
+      }
+      *reinterpret_cast<uint16_t*>(y_tile + row * padded_row(BN) + col) = static_cast<uint16_t>(
+          pack_byte_pair(saturate_round_word(__fmul_rn(v0, y_inv_scale)), saturate_round_word(__fmul_rn(v1, y_inv_scale))));
+    }
+  }
 }
 
 }  // namespace kiln::cuda::int8::device

@@ -28,7 +28,6 @@ __host__ __device__ constexpr int align512(int bytes) { return (bytes + 511) / 5
 struct StreamLayout {
   int params, stage, stage_bytes, a_bytes, y, total;
 };
-__host__ __device__ constexpr int padded_row(int bn) { return bn + 16; }
 __host__ __device__ constexpr StreamLayout stream_layout(int bn, int c, bool residual) {
   StreamLayout l{};
   l.params = bn * c;
@@ -107,7 +106,6 @@ __global__ void __launch_bounds__(kThreads, MinBlocks)
   for (int e = 0; e < kFragsN * 4; ++e) acc[e] = 0;
   const float* params = reinterpret_cast<const float*>(smem + L.params);  // [scale | bias][BN]
   uint8_t* const y_tile = smem + L.y;
-  const int group = lane >> 2, pair = (lane & 3) * 2;
 
   for (int i = 0; tile < tiles; ++i, tile += gridDim.y) {
     const int next = tile + gridDim.y;
@@ -132,35 +130,8 @@ __global__ void __launch_bounds__(kThreads, MinBlocks)
     wgmma::wait<0>();
     wgmma::fence_operands(acc);
 
-    // conv_epilogue's arithmetic in its order (see igemm_conv.cu): v = fma(acc, scale, bias);
-    // v = fma(z, z_scale, v); relu; saturate(round(v * (1/s_y))). Accumulator layout of
-    // m16n8 fragments: rows lane/4 and lane/4 + 8 of this warp's 16, columns 2 * (lane % 4)
-    // and the next one of each group of 8.
-    const uint8_t* z_tile = smem + L.stage + stage * L.stage_bytes + L.a_bytes;
-#pragma unroll
-    for (int j = 0; j < kFragsN; ++j) {
-      const int col = j * 8 + pair;
-      const float2 sc = *reinterpret_cast<const float2*>(params + col);
-      const float2 bi = *reinterpret_cast<const float2*>(params + BN + col);
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const int row = warp * 16 + group + h * 8;
-        float v0 = __fmaf_rn(static_cast<float>(acc[j * 4 + 2 * h]), sc.x, bi.x);
-        float v1 = __fmaf_rn(static_cast<float>(acc[j * 4 + 2 * h + 1]), sc.y, bi.y);
-        if constexpr (Residual) {
-          float z0, z1;
-          int8_pair_to_floats(*reinterpret_cast<const uint16_t*>(z_tile + row * padded_row(BN) + col), z0, z1);
-          v0 = __fmaf_rn(z0, p.z_scale, v0);
-          v1 = __fmaf_rn(z1, p.z_scale, v1);
-        }
-        if (p.relu) {
-          v0 = fmaxf(v0, 0.0f);
-          v1 = fmaxf(v1, 0.0f);
-        }
-        *reinterpret_cast<uint16_t*>(y_tile + row * padded_row(BN) + col) = static_cast<uint16_t>(pack_byte_pair(
-            saturate_round_word(__fmul_rn(v0, p.y_inv_scale)), saturate_round_word(__fmul_rn(v1, p.y_inv_scale))));
-      }
-    }
+    finish_int8_tile<BN, Residual>(acc, params, smem + L.stage + stage * L.stage_bytes + L.a_bytes, y_tile, p.z_scale,
+                                   p.relu, p.y_inv_scale, warp, lane);
     __syncthreads();  // the output tile is whole; this stage's reads are done
 
     const int m0 = tile * kBM;

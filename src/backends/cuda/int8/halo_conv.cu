@@ -1,0 +1,251 @@
+#include "backends/cuda/int8/halo_conv.h"
+
+#include "backends/cuda/int8/igemm_conv.h"
+#include "backends/cuda/int8/igemm_device.cuh"
+#include "backends/cuda/int8/wgmma_ops.cuh"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+
+namespace kiln::cuda::int8 {
+
+namespace {
+
+using namespace device;
+
+constexpr int kBM = 128;  // outputs (padded-image positions) per tile: two warpgroups of 64
+constexpr int kBN = 64;   // output channels per thread block
+constexpr int kThreads = 256;
+constexpr int kTaps = 9;
+
+int align512(int bytes) { return (bytes + 511) / 512 * 512; }
+
+// What the kernel takes besides the parameters: the padded geometry and where things are in
+// shared memory (from a 512-byte boundary: the wgmma swizzle is a function of the address).
+//  - filters: 9 taps x C/64 blocks of [64 channels][64 bytes] (swizzled), then the block's
+//    scales and biases; loaded once;
+//  - two stages, each the halo tile (C/64 blocks of [halo_rows][64 bytes], swizzled by row)
+//    and the residual rows if any ([128][64 + 16]);
+//  - the output tile ([128][64 + 16]).
+struct HaloConstants {
+  FastDivisor padded_image, padded_w;  // (h + 2) (w + 2) and w + 2
+  int virtual_pixels = 0;              // n (h + 2) (w + 2): outputs numbered over the padded images
+  int tiles = 0;
+  int halo_rows = 0;  // 128 + 2 (w + 2) + 2, rounded up to 8
+  int params = 0, stage = 0, stage_bytes = 0, z = 0, y = 0, total = 0;
+};
+
+HaloConstants halo_constants(const IgemmConvParams& p) {
+  HaloConstants k;
+  const int pw = p.w + 2, per_image = (p.h + 2) * pw;
+  k.padded_image = FastDivisor(static_cast<uint32_t>(per_image));
+  k.padded_w = FastDivisor(static_cast<uint32_t>(pw));
+  k.virtual_pixels = p.n * per_image;
+  k.tiles = (k.virtual_pixels + kBM - 1) / kBM;
+  k.halo_rows = (kBM + 2 * pw + 2 + 7) / 8 * 8;
+  k.params = kTaps * p.c * kBN;
+  k.stage = align512(k.params + 2 * kBN * 4);
+  k.z = align512(k.halo_rows * p.c);
+  const bool residual = p.z_kind != ResidualKind::kNone;
+  k.stage_bytes = align512(k.z + (residual ? kBM * padded_row(kBN) : 0));
+  k.y = k.stage + 2 * k.stage_bytes;
+  k.total = k.y + kBM * padded_row(kBN) + 512;  // + alignment slack
+  return k;
+}
+
+// Output (padded position) v of the tile: image, row and column, and whether it is a real
+// output (not in the padding rows or columns, not past the last image); `m` its output row.
+struct Position {
+  bool real;
+  int64_t m;
+};
+__device__ __forceinline__ Position position_of(const IgemmConvParams& p, const HaloConstants& k, int v) {
+  const int img = k.padded_image.div(v), rem = v - img * int(k.padded_image.divisor);
+  const int y = k.padded_w.div(rem), x = rem - y * int(k.padded_w.divisor);
+  return {v < k.virtual_pixels && y < p.h && x < p.w, (int64_t(img) * p.h + y) * p.w + x};
+}
+
+// One thread block computes output channels [blockIdx.x * 64, +64) of the tiles blockIdx.y,
+// blockIdx.y + gridDim.y, ... as stream_gemm.cu does, each tile from its halo: for filter row
+// r, the warps load the A fragments of taps (r, 0..2) from rows shifted by r (w + 2) + s,
+// then the warpgroup issues their wgmmas.
+template <int C, bool Residual>
+__global__ void __launch_bounds__(kThreads, C == 64 ? 2 : 1)
+    halo_conv_kernel(IgemmConvParams p, HaloConstants k, const uint8_t* __restrict__ x, const uint8_t* __restrict__ w) {
+  constexpr int kBlocks = C / 64;       // 64-byte channel blocks
+  constexpr int kRowPieces = C / 16;    // 16-byte pieces of an input row
+  constexpr int kFilterPieces = kTaps * kRowPieces;
+  constexpr int kBCopies = kBN * kFilterPieces / kThreads;
+  constexpr int kOutPieces = kBN / 16;
+  constexpr int kOutCopies = kBM * kOutPieces / kThreads;
+  static_assert(kBN * kFilterPieces % kThreads == 0 && kBM * kOutPieces % kThreads == 0, "whole copies");
+
+  extern __shared__ __align__(128) uint8_t smem_raw[];
+  uint8_t* const smem = smem_raw + ((512 - (shared_address(smem_raw) & 511)) & 511);
+  const uint32_t smem_base = shared_address(smem);
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int n0 = blockIdx.x * kBN;
+  const int block_stride = k.halo_rows * 64;  // bytes of one channel block of the halo
+
+  // Filters (KRSC rows of 9 C bytes) and per-channel vectors, once.
+#pragma unroll
+  for (int j = 0; j < kBCopies; ++j) {
+    const int index = tid + j * kThreads, row = index / kFilterPieces, rem = index % kFilterPieces;
+    const int tap = rem / kRowPieces, piece = rem % kRowPieces;
+    copy16_async(smem_base + (tap * kBlocks + piece / 4) * kBN * kBK + tile_offset(row, piece % 4),
+                 w + (n0 + row) * (kTaps * C) + tap * C + piece * 16, true);
+  }
+  if (tid < 2 * kBN / 4) {
+    const float* src = (tid < kBN / 4 ? p.scale + n0 + tid * 4 : p.bias + n0 + (tid - kBN / 4) * 4);
+    copy16_async(smem_base + k.params + tid * 16, src, true);
+  }
+
+  // A tile's copies: the halo rows (padded input pixels v0 .., zeros in the padding) and the
+  // residual rows of its real outputs.
+  auto load_tile = [&](int tile, int stage) {
+    const int v0 = tile * kBM;
+    const uint32_t st = smem_base + k.stage + stage * k.stage_bytes;
+    for (int index = tid; index < k.halo_rows * kRowPieces; index += kThreads) {
+      const int q = index / kRowPieces, piece = index % kRowPieces, g = v0 + q;
+      const int img = k.padded_image.div(g), rem = g - img * int(k.padded_image.divisor);
+      const int yp = k.padded_w.div(rem), xp = rem - yp * int(k.padded_w.divisor);
+      const bool inside = g < k.virtual_pixels && yp >= 1 && yp <= p.h && xp >= 1 && xp <= p.w;
+      const uint8_t* src = x + ((int64_t(img) * p.h + (yp - 1)) * p.w + (xp - 1)) * C + piece * 16;
+      copy16_async(st + (piece / 4) * block_stride + tile_offset(q, piece % 4), inside ? src : x, inside);
+    }
+    if constexpr (Residual) {
+#pragma unroll
+      for (int j = 0; j < kOutCopies; ++j) {
+        const int index = tid + j * kThreads, row = index / kOutPieces, piece = index % kOutPieces;
+        const Position at = position_of(p, k, v0 + row);
+        const uint8_t* src = static_cast<const uint8_t*>(p.z) + at.m * p.z_stride + n0 + piece * 16;
+        copy16_async(st + k.z + row * padded_row(kBN) + piece * 16, at.real ? src : x, at.real);
+      }
+    }
+  };
+
+  int tile = blockIdx.y;
+  load_tile(tile, 0);
+  commit_async();
+
+  int acc[kBN / 2];
+#pragma unroll
+  for (int e = 0; e < kBN / 2; ++e) acc[e] = 0;
+  const float* params = reinterpret_cast<const float*>(smem + k.params);
+  uint8_t* const y_tile = smem + k.y;
+  const int warp_row = warp * 16 + (lane & 15);  // this lane's A row for ldmatrix
+  const int pw = int(k.padded_w.divisor);
+
+  for (int i = 0; tile < k.tiles; ++i, tile += gridDim.y) {
+    const int next = tile + gridDim.y;
+    if (next < k.tiles) load_tile(next, (i + 1) & 1);
+    commit_async();
+    wait_async<1>();                // this tile's group has landed (for this thread) ...
+    wgmma::fence_async_shared();    // ... the filters visible to wgmma's reads ...
+    __syncthreads();                // ... for every thread
+
+    const int stage = i & 1;
+    const uint32_t halo = smem_base + k.stage + stage * k.stage_bytes;
+#pragma unroll
+    for (int r = 0; r < 3; ++r) {
+      uint32_t a[3][kBlocks][2][4];
+#pragma unroll
+      for (int s = 0; s < 3; ++s)
+#pragma unroll
+        for (int b = 0; b < kBlocks; ++b)
+#pragma unroll
+          for (int j = 0; j < 2; ++j)
+            load_matrix_x4(halo + b * block_stride + tile_offset(warp_row + r * pw + s, 2 * j + (lane >> 4)),
+                           a[s][b][j]);
+      wgmma::fence_operands(acc);
+      wgmma::fence();
+#pragma unroll
+      for (int s = 0; s < 3; ++s)
+#pragma unroll
+        for (int b = 0; b < kBlocks; ++b)
+#pragma unroll
+          for (int j = 0; j < 2; ++j) {
+            const uint64_t b_desc = wgmma::descriptor(smem_base + ((r * 3 + s) * kBlocks + b) * kBN * kBK) + 2 * j;
+            wgmma::MmaRegA64::run(acc, a[s][b][j], b_desc, (r | s | b | j) != 0);
+          }
+      wgmma::commit();
+      wgmma::wait<0>();
+      wgmma::fence_operands(acc);
+    }
+
+    finish_int8_tile<kBN, Residual>(acc, params, smem + k.stage + stage * k.stage_bytes + k.z, y_tile, p.z_scale,
+                                    p.relu, p.y_inv_scale, warp, lane);
+    __syncthreads();  // the output tile is whole; this stage's reads are done
+
+    const int v0 = tile * kBM;
+#pragma unroll
+    for (int j = 0; j < kOutCopies; ++j) {
+      const int index = tid + j * kThreads, row = index / kOutPieces, piece = index % kOutPieces;
+      const Position at = position_of(p, k, v0 + row);
+      if (at.real)
+        *reinterpret_cast<uint4*>(static_cast<uint8_t*>(p.y) + at.m * p.y_stride + n0 + piece * 16) =
+            *reinterpret_cast<const uint4*>(y_tile + row * padded_row(kBN) + piece * 16);
+    }
+  }
+  wait_async<0>();
+}
+
+template <int C, bool Residual>
+cudaError_t launch(const IgemmConvParams& p, const HaloConstants& k, const void* x, const void* w,
+                   cudaStream_t stream) {
+  auto kernel = halo_conv_kernel<C, Residual>;
+  int device = 0;
+  if (const cudaError_t st = cudaGetDevice(&device); st != cudaSuccess) return st;
+  // Opt in to the largest tile this kernel may need (227 KB) once per device; the resident
+  // blocks depend on the image width, so they are asked for at each launch.
+  static std::atomic<uint64_t> opted_in{0};
+  const uint64_t bit = uint64_t(1) << (device & 63);
+  if (!(opted_in.load() & bit)) {
+    if (const cudaError_t st = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 227 * 1024);
+        st != cudaSuccess)
+      return st;
+    opted_in.fetch_or(bit);
+  }
+  int per_sm = 1, sms = 1;
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, k.total) != cudaSuccess || per_sm < 1)
+    per_sm = 1;
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  const int columns = p.k / kBN;
+  const int rows = std::max(1, std::min(k.tiles, per_sm * std::max(sms, 1) / columns));
+  kernel<<<dim3(columns, rows), kThreads, k.total, stream>>>(p, k, static_cast<const uint8_t*>(x),
+                                                              static_cast<const uint8_t*>(w));
+  return cudaGetLastError();
+}
+
+bool aligned16(const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15) == 0; }
+
+}  // namespace
+
+std::string halo_conv_unsupported(const IgemmConvParams& p) {
+  if (p.fp8) return "FP8 operands (the halo tile is INT8 only)";
+  if (p.y_kind != IgemmOutput::kInt8) return "not an INT8 output";
+  if (p.z_kind != ResidualKind::kNone && p.z_kind != ResidualKind::kInt8) return "a residual other than INT8";
+  if (p.r != 3 || p.s != 3 || p.stride_h != 1 || p.stride_w != 1 || p.dil_h != 1 || p.dil_w != 1 || p.pad_h != 1 ||
+      p.pad_w != 1 || p.ho != p.h || p.wo != p.w)
+    return "not a 3x3 stride-1 convolution with padding 1";
+  if (p.c != 64 && p.c != 128) return std::to_string(p.c) + " input channels: not 64 or 128";
+  if (p.k <= 0 || p.k % kBN != 0) return std::to_string(p.k) + " output channels: not a multiple of 64";
+  if (int64_t(p.n) * (p.h + 2) * (p.w + 2) >= (int64_t(1) << 31) - kBM) return "2^31 padded pixels or more";
+  if (halo_constants(p).total > 227 * 1024) return "a row too wide for the halo tile in shared memory";
+  if (!aligned16(p.scale) || !aligned16(p.bias)) return "scales or biases not 16-byte aligned";
+  if (!aligned16(p.y) || p.y_stride % 16 != 0) return "output rows not in 16-byte pieces";
+  if (p.z_kind != ResidualKind::kNone && (!aligned16(p.z) || p.z_stride % 16 != 0))
+    return "residual rows not in 16-byte pieces";
+  return {};
+}
+
+cudaError_t halo_conv(const IgemmConvParams& p, const void* x, const void* w, cudaStream_t stream) {
+  if (!halo_conv_unsupported(p).empty() || !aligned16(x) || !aligned16(w)) return cudaErrorInvalidValue;
+  const HaloConstants k = halo_constants(p);
+  const bool residual = p.z_kind == ResidualKind::kInt8;
+  if (p.c == 64) return residual ? launch<64, true>(p, k, x, w, stream) : launch<64, false>(p, k, x, w, stream);
+  return residual ? launch<128, true>(p, k, x, w, stream) : launch<128, false>(p, k, x, w, stream);
+}
+
+}  // namespace kiln::cuda::int8
