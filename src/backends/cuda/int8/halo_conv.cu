@@ -147,9 +147,10 @@ __global__ void __launch_bounds__(kThreads, C == 64 ? 2 : 1)
 
     const int stage = i & 1;
     const uint32_t halo = smem_base + k.stage + stage * k.stage_bytes;
-#pragma unroll
-    for (int r = 0; r < 3; ++r) {
-      uint32_t a[3][kBlocks][2][4];
+    // Filter row r's A fragments go to register set r % 2: row r + 1's are loaded while row
+    // r's MMAs run, and a set is refilled only after the MMAs that read it have completed.
+    uint32_t a[2][3][kBlocks][2][4];
+    auto load_row = [&](int r) {
 #pragma unroll
       for (int s = 0; s < 3; ++s)
 #pragma unroll
@@ -157,9 +158,10 @@ __global__ void __launch_bounds__(kThreads, C == 64 ? 2 : 1)
 #pragma unroll
           for (int j = 0; j < 2; ++j)
             load_matrix_x4(halo + b * block_stride + tile_offset(warp_row + r * pw + s, 2 * j + (lane >> 4)),
-                           a[s][b][j]);
-      wgmma::fence_operands(acc);
-      wgmma::fence();
+                           a[r % 2][s][b][j]);
+    };
+    auto multiply_row = [&](int r) {
+      wgmma::fence();  // the A registers just written, before the MMAs read them
 #pragma unroll
       for (int s = 0; s < 3; ++s)
 #pragma unroll
@@ -167,12 +169,20 @@ __global__ void __launch_bounds__(kThreads, C == 64 ? 2 : 1)
 #pragma unroll
           for (int j = 0; j < 2; ++j) {
             const uint64_t b_desc = wgmma::descriptor(smem_base + ((r * 3 + s) * kBlocks + b) * kBN * kBK) + 2 * j;
-            wgmma::MmaRegA64::run(acc, a[s][b][j], b_desc, (r | s | b | j) != 0);
+            wgmma::MmaRegA64::run(acc, a[r % 2][s][b][j], b_desc, (r | s | b | j) != 0);
           }
       wgmma::commit();
-      wgmma::wait<0>();
-      wgmma::fence_operands(acc);
-    }
+    };
+    wgmma::fence_operands(acc);
+    load_row(0);
+    multiply_row(0);
+    load_row(1);
+    multiply_row(1);
+    wgmma::wait<1>();  // row 0's MMAs are done: set 0 is free
+    load_row(2);
+    multiply_row(2);
+    wgmma::wait<0>();
+    wgmma::fence_operands(acc);
 
     finish_int8_tile<kBN, Residual>(acc, params, smem + k.stage + stage * k.stage_bytes + k.z, y_tile, p.z_scale,
                                     p.relu, p.y_inv_scale, warp, lane);

@@ -111,8 +111,15 @@ __host__ __device__ constexpr int output_bytes(IgemmOutput y_kind) { return y_ki
 // shapes); everything else takes the kinds from the parameters. The fixed variants also
 // assume what launch checks: output channels a multiple of 16 and 16-byte aligned output
 // (and residual) rows, so every row moves in whole 16-byte pieces with no fallback path.
-enum Epilogue : int { kEpilogueAny = 0, kEpilogueInt8 = 1, kEpilogueInt8Residual = 2 };
-__host__ __device__ constexpr bool fixed_residual_tile(int epi) { return epi == kEpilogueInt8Residual; }
+// kEpilogueF16Residual (INT8 residual, f16 output) is a network's last convolution before a
+// float pooling, as ResNet-50's.
+enum Epilogue : int { kEpilogueAny = 0, kEpilogueInt8 = 1, kEpilogueInt8Residual = 2, kEpilogueF16Residual = 3 };
+__host__ __device__ constexpr bool fixed_residual_tile(int epi) {
+  return epi == kEpilogueInt8Residual || epi == kEpilogueF16Residual;
+}
+__host__ __device__ constexpr IgemmOutput fixed_output(int epi) {
+  return epi == kEpilogueF16Residual ? IgemmOutput::kF16 : IgemmOutput::kInt8;
+}
 
 __host__ __device__ __forceinline__ bool aligned16(const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15) == 0; }
 
@@ -273,16 +280,16 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
 
   // The residual tile, when it moves in 16-byte pieces, is fetched into shared memory with
   // the first stage, so its latency hides behind the main loop instead of following it.
-  const ResidualKind z_kind = Epi == kEpilogueInt8           ? ResidualKind::kNone
-                              : Epi == kEpilogueInt8Residual ? ResidualKind::kInt8
+  const ResidualKind z_kind = Epi == kEpilogueInt8             ? ResidualKind::kNone
+                              : fixed_residual_tile(Epi)       ? ResidualKind::kInt8
                                                              : p.z_kind;
-  const IgemmOutput y_kind = Epi == kEpilogueAny ? p.y_kind : IgemmOutput::kInt8;
+  const IgemmOutput y_kind = Epi == kEpilogueAny ? p.y_kind : fixed_output(Epi);
   const int z_bytes = residual_bytes(z_kind);
   const int z_row = epilogue_row_bytes(BN, z_bytes);
   uint8_t* const z_tile = smem + z_tile_offset;
-  // kEpilogueInt8Residual is launched only where the residual can be staged (see launch), so
-  // its per-element code has no fallback path.
-  const bool z_staged = Epi == kEpilogueInt8Residual ||
+  // The fixed residual variants are launched only where the residual can be staged (see
+  // launch), so their per-element code has no fallback path.
+  const bool z_staged = fixed_residual_tile(Epi) ||
                         (z_kind != ResidualKind::kNone && p.k % 16 == 0 && rows_aligned(p.z, p.z_stride, z_bytes));
   // Fixed INT8 epilogues read their scales and biases from shared memory too: in pairs,
   // with no per-column bounds tests (columns past k read zeros), instead of four predicated
@@ -471,12 +478,13 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
 
   // Phase 2: the tile to global memory, 16 bytes of one pixel per thread and iteration;
   // consecutive threads take consecutive pieces of a row, so a warp writes whole rows.
-  if constexpr (Epi != kEpilogueAny) {  // INT8 rows of BN bytes, whole 16-byte pieces
-    for_each_piece<BM, BN, kThreads>(tid, [&](int row, int piece) {
+  if constexpr (Epi != kEpilogueAny) {  // rows of BN INT8 or f16 elements, whole 16-byte pieces
+    constexpr int kYBytes = output_bytes(fixed_output(Epi));
+    for_each_piece<BM, BN * kYBytes, kThreads>(tid, [&](int row, int piece) {
       const int64_t m = block_m + row;
-      const int col = block_n + piece * 16;
+      const int col = block_n + piece * (16 / kYBytes);
       if (m < pixels && col < p.k)
-        *reinterpret_cast<uint4*>(static_cast<uint8_t*>(p.y) + m * p.y_stride + col) =
+        *reinterpret_cast<uint4*>(static_cast<uint8_t*>(p.y) + (m * p.y_stride + col) * kYBytes) =
             *reinterpret_cast<const uint4*>(y_tile + row * y_row + piece * 16);
     });
     return;
@@ -542,12 +550,15 @@ cudaError_t launch(const IgemmConvParams& p, const void* x, const void* w, cudaS
   if constexpr (!Fp8) {
     // The fixed variants move whole 16-byte pieces of every output (and residual) row.
     // They also stage the scales and biases in 16-byte pieces.
-    const bool y_pieces = p.y_kind == IgemmOutput::kInt8 && p.k % 16 == 0 && rows_aligned(p.y, p.y_stride, 1) &&
-                          aligned16(p.scale) && aligned16(p.bias);
+    const bool pieces = p.k % 16 == 0 && aligned16(p.scale) && aligned16(p.bias);
+    const bool y_pieces = pieces && p.y_kind == IgemmOutput::kInt8 && rows_aligned(p.y, p.y_stride, 1);
+    const bool z_pieces = p.z_kind == ResidualKind::kInt8 && rows_aligned(p.z, p.z_stride, 1);
     if (y_pieces && p.z_kind == ResidualKind::kNone)
       return launch_variant<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks, kEpilogueInt8>(p, x, w, stream);
-    if (y_pieces && p.z_kind == ResidualKind::kInt8 && rows_aligned(p.z, p.z_stride, 1))
+    if (y_pieces && z_pieces)
       return launch_variant<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks, kEpilogueInt8Residual>(p, x, w, stream);
+    if (pieces && z_pieces && p.y_kind == IgemmOutput::kF16 && rows_aligned(p.y, p.y_stride, 2))
+      return launch_variant<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks, kEpilogueF16Residual>(p, x, w, stream);
   }
   return launch_variant<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks, kEpilogueAny>(p, x, w, stream);
 }
