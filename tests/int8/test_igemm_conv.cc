@@ -424,13 +424,14 @@ bool stream_takes(const ConvCase& c, int bn) {
 }
 
 // halo_conv.h's rule: 3x3 stride-1 INT8 convolutions with padding 1 over 64 or 128 input
-// channels, output channels a multiple of 64, INT8 output rows in 16-byte pieces, no residual
-// or an INT8 one.
+// channels, or 4x4 stride-1 unpadded ones over 16 (space-to-depth stems); output channels a
+// multiple of 64, INT8 output rows in 16-byte pieces, no residual or an INT8 one.
 bool halo_takes(const ConvCase& c) {
-  const bool same3x3 = c.r == 3 && c.s == 3 && c.stride_h == 1 && c.stride_w == 1 && c.dil_h == 1 && c.dil_w == 1 &&
-                       c.pad_h == 1 && c.pad_w == 1;
+  const bool unit = c.stride_h == 1 && c.stride_w == 1 && c.dil_h == 1 && c.dil_w == 1;
+  const bool same3x3 = c.r == 3 && c.s == 3 && c.pad_h == 1 && c.pad_w == 1 && (c.c == 64 || c.c == 128);
+  const bool stem4x4 = c.r == 4 && c.s == 4 && c.pad_h == 0 && c.pad_w == 0 && c.c == 16;
   const bool z_ok = c.z_kind == ResidualKind::kNone || (c.z_kind == ResidualKind::kInt8 && c.z_stride() % 16 == 0);
-  return !c.fp8 && same3x3 && (c.c == 64 || c.c == 128) && c.k % 64 == 0 && c.y_kind == IgemmOutput::kInt8 &&
+  return !c.fp8 && unit && (same3x3 || stem4x4) && c.k % 64 == 0 && c.y_kind == IgemmOutput::kInt8 &&
          c.y_stride() % 16 == 0 && z_ok;
 }
 
@@ -554,8 +555,9 @@ TEST_P(IgemmConvStream, EqualsDirectConvPlusEpilogueBitForBitOnEveryTile) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, IgemmConvStream, ::testing::ValuesIn(stream_cases()), case_name);
 
-// 3x3 convolutions the halo tile takes as well: ResNet-50's widths (56, 28), enough tiles that
-// each persistent thread block walks several, odd sizes, residuals none and INT8.
+// Convolutions the halo tile takes as well: 3x3 at ResNet-50's widths (56, 28) and 4x4 stems,
+// enough tiles that each persistent thread block walks several, odd sizes, residuals none and
+// INT8.
 std::vector<ConvCase> halo_cases() {
   return {
       // 16 * 58 * 58 padded positions: 421 tiles.
@@ -567,6 +569,12 @@ std::vector<ConvCase> halo_cases() {
        .pad_w = 1, .z_kind = kZ8},
       {.name = "halo_c64_k192_7x7_stride208", .n = 5, .h = 7, .w = 7, .c = 64, .k = 192, .r = 3, .s = 3, .pad_h = 1,
        .pad_w = 1, .relu = true, .y_extra = 16},
+      // Space-to-depth stems: 4x4 unpadded over 16 channels, ResNet-50's width (115 -> 112),
+      // 16 * 115 * 115 positions (1654 tiles), and a small odd one with a residual.
+      {.name = "halo_stem4x4_c16_k64_relu_115", .n = 16, .h = 115, .w = 115, .c = 16, .k = 64, .r = 4, .s = 4,
+       .relu = true},
+      {.name = "halo_stem4x4_c16_k128_z8_13x11", .n = 3, .h = 13, .w = 11, .c = 16, .k = 128, .r = 4, .s = 4,
+       .z_kind = kZ8},
   };
 }
 
@@ -728,8 +736,8 @@ TEST(IgemmConvSupport, StreamTilesTakePointwiseInt8Only) {
 }
 
 // The halo tile takes 3x3 stride-1 INT8 convolutions with padding 1 over 64 or 128
-// channels only, and says why not otherwise.
-TEST(IgemmConvSupport, HaloTileTakesSame3x3Int8Only) {
+// channels and 4x4 unpadded ones over 16 only, and says why not otherwise.
+TEST(IgemmConvSupport, HaloTileTakesSame3x3AndStemsOnly) {
   alignas(16) static float dummy[256];
   IgemmConvParams p;
   p.n = 2, p.h = p.w = p.ho = p.wo = 28, p.c = 64, p.k = 128, p.r = p.s = 3, p.pad_h = p.pad_w = 1;
@@ -751,6 +759,12 @@ TEST(IgemmConvSupport, HaloTileTakesSame3x3Int8Only) {
   refused("256 input channels", [](IgemmConvParams& q) { q.c = 256; });
   refused("96 output channels", [](IgemmConvParams& q) { q.k = 96, q.y_stride = 96; });
   refused("rows too wide for shared memory", [](IgemmConvParams& q) { q.w = q.wo = 4000; });
+  refused("16 channels, 3x3", [](IgemmConvParams& q) { q.c = 16; });
+  IgemmConvParams stem = p;
+  stem.c = 16, stem.r = stem.s = 4, stem.pad_h = stem.pad_w = 0, stem.ho = stem.wo = 25;
+  EXPECT_EQ(i8::halo_conv_unsupported(stem), "") << "the 4x4 space-to-depth stem";
+  stem.pad_h = stem.pad_w = 1, stem.ho = stem.wo = 27;
+  EXPECT_NE(i8::halo_conv_unsupported(stem), "") << "a padded 4x4";
 }
 
 // Plans name igemm tiles; the name must lead back to the same tile, and an unknown name

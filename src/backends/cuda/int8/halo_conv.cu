@@ -17,34 +17,41 @@ using namespace device;
 constexpr int kBM = 128;  // outputs (padded-image positions) per tile: two warpgroups of 64
 constexpr int kBN = 64;   // output channels per thread block
 constexpr int kThreads = 256;
-constexpr int kTaps = 9;
-
 int align512(int bytes) { return (bytes + 511) / 512 * 512; }
+
+// The two geometries: 3x3 with padding 1 over 64 or 128 channels, and the 4x4 unpadded
+// convolution over the 16-channel space-to-depth image that a stride-2 RGB stem becomes
+// (quant/space_to_depth.h), whose 16-byte pixels put two filter taps in each 32-byte k step.
+__host__ __device__ constexpr int filter_size(int c) { return c == 16 ? 4 : 3; }
+__host__ __device__ constexpr int padding(int c) { return c == 16 ? 0 : 1; }
 
 // What the kernel takes besides the parameters: the padded geometry and where things are in
 // shared memory (from a 512-byte boundary: the wgmma swizzle is a function of the address).
-//  - filters: 9 taps x C/64 blocks of [64 channels][64 bytes] (swizzled), then the block's
-//    scales and biases; loaded once;
-//  - two stages, each the halo tile (C/64 blocks of [halo_rows][64 bytes], swizzled by row)
-//    and the residual rows if any ([128][64 + 16]);
+//  - filters: their rows of R*S*C bytes cut into 64-byte tiles of [64 channels][64 bytes]
+//    (swizzled; tile t holds bytes [64t, 64t + 64) of every row), then the block's scales and
+//    biases; loaded once;
+//  - two stages, each the halo tile and the residual rows if any ([128][64 + 16]). The halo
+//    holds halo_rows padded input pixels: C/64 blocks of [halo_rows][64 bytes] swizzled by
+//    row, or for 16 channels plain [halo_rows][16 bytes];
 //  - the output tile ([128][64 + 16]).
 struct HaloConstants {
-  FastDivisor padded_image, padded_w;  // (h + 2) (w + 2) and w + 2
-  int virtual_pixels = 0;              // n (h + 2) (w + 2): outputs numbered over the padded images
+  FastDivisor padded_image, padded_w;  // (h + 2 pad) (w + 2 pad) and w + 2 pad
+  int virtual_pixels = 0;              // n (h + 2 pad) (w + 2 pad): outputs numbered over the padded images
   int tiles = 0;
-  int halo_rows = 0;  // 128 + 2 (w + 2) + 2, rounded up to 8
+  int halo_rows = 0;  // 128 + (r - 1) (w + 2 pad) + r - 1, rounded up to 8
   int params = 0, stage = 0, stage_bytes = 0, z = 0, y = 0, total = 0;
 };
 
 HaloConstants halo_constants(const IgemmConvParams& p) {
   HaloConstants k;
-  const int pw = p.w + 2, per_image = (p.h + 2) * pw;
+  const int pad = padding(p.c), r = filter_size(p.c);
+  const int pw = p.w + 2 * pad, per_image = (p.h + 2 * pad) * pw;
   k.padded_image = FastDivisor(static_cast<uint32_t>(per_image));
   k.padded_w = FastDivisor(static_cast<uint32_t>(pw));
   k.virtual_pixels = p.n * per_image;
   k.tiles = (k.virtual_pixels + kBM - 1) / kBM;
-  k.halo_rows = (kBM + 2 * pw + 2 + 7) / 8 * 8;
-  k.params = kTaps * p.c * kBN;
+  k.halo_rows = (kBM + (r - 1) * pw + r - 1 + 7) / 8 * 8;
+  k.params = r * r * p.c * kBN;
   k.stage = align512(k.params + 2 * kBN * 4);
   k.z = align512(k.halo_rows * p.c);
   const bool residual = p.z_kind != ResidualKind::kNone;
@@ -55,7 +62,8 @@ HaloConstants halo_constants(const IgemmConvParams& p) {
 }
 
 // Output (padded position) v of the tile: image, row and column, and whether it is a real
-// output (not in the padding rows or columns, not past the last image); `m` its output row.
+// output (not in the padding rows or columns or past the last valid window, not past the last
+// image); `m` its output row.
 struct Position {
   bool real;
   int64_t m;
@@ -63,19 +71,20 @@ struct Position {
 __device__ __forceinline__ Position position_of(const IgemmConvParams& p, const HaloConstants& k, int v) {
   const int img = k.padded_image.div(v), rem = v - img * int(k.padded_image.divisor);
   const int y = k.padded_w.div(rem), x = rem - y * int(k.padded_w.divisor);
-  return {v < k.virtual_pixels && y < p.h && x < p.w, (int64_t(img) * p.h + y) * p.w + x};
+  return {v < k.virtual_pixels && y < p.ho && x < p.wo, (int64_t(img) * p.ho + y) * p.wo + x};
 }
 
 // One thread block computes output channels [blockIdx.x * 64, +64) of the tiles blockIdx.y,
 // blockIdx.y + gridDim.y, ... as stream_gemm.cu does, each tile from its halo: for filter row
-// r, the warps load the A fragments of taps (r, 0..2) from rows shifted by r (w + 2) + s,
+// r, the warps load the A fragments of taps (r, s) from rows shifted by r (w + 2 pad) + s,
 // then the warpgroup issues their wgmmas.
 template <int C, bool Residual>
-__global__ void __launch_bounds__(kThreads, C == 64 ? 2 : 1)
+__global__ void __launch_bounds__(kThreads, C == 128 ? 1 : 2)
     halo_conv_kernel(IgemmConvParams p, HaloConstants k, const uint8_t* __restrict__ x, const uint8_t* __restrict__ w) {
-  constexpr int kBlocks = C / 64;       // 64-byte channel blocks
-  constexpr int kRowPieces = C / 16;    // 16-byte pieces of an input row
-  constexpr int kFilterPieces = kTaps * kRowPieces;
+  constexpr int kR = filter_size(C), kPad = padding(C);
+  constexpr int kBlocks = C >= 64 ? C / 64 : 1;  // 64-byte channel blocks of a halo row
+  constexpr int kRowPieces = C / 16;              // 16-byte pieces of an input row
+  constexpr int kFilterPieces = kR * kR * kRowPieces;
   constexpr int kBCopies = kBN * kFilterPieces / kThreads;
   constexpr int kOutPieces = kBN / 16;
   constexpr int kOutCopies = kBM * kOutPieces / kThreads;
@@ -88,13 +97,12 @@ __global__ void __launch_bounds__(kThreads, C == 64 ? 2 : 1)
   const int n0 = blockIdx.x * kBN;
   const int block_stride = k.halo_rows * 64;  // bytes of one channel block of the halo
 
-  // Filters (KRSC rows of 9 C bytes) and per-channel vectors, once.
+  // Filters (KRSC rows of R*S*C bytes) and per-channel vectors, once.
 #pragma unroll
   for (int j = 0; j < kBCopies; ++j) {
-    const int index = tid + j * kThreads, row = index / kFilterPieces, rem = index % kFilterPieces;
-    const int tap = rem / kRowPieces, piece = rem % kRowPieces;
-    copy16_async(smem_base + (tap * kBlocks + piece / 4) * kBN * kBK + tile_offset(row, piece % 4),
-                 w + (n0 + row) * (kTaps * C) + tap * C + piece * 16, true);
+    const int index = tid + j * kThreads, row = index / kFilterPieces, piece = index % kFilterPieces;
+    copy16_async(smem_base + (piece / 4) * kBN * kBK + tile_offset(row, piece % 4),
+                 w + (n0 + row) * (kFilterPieces * 16) + piece * 16, true);
   }
   if (tid < 2 * kBN / 4) {
     const float* src = (tid < kBN / 4 ? p.scale + n0 + tid * 4 : p.bias + n0 + (tid - kBN / 4) * 4);
@@ -110,9 +118,11 @@ __global__ void __launch_bounds__(kThreads, C == 64 ? 2 : 1)
       const int q = index / kRowPieces, piece = index % kRowPieces, g = v0 + q;
       const int img = k.padded_image.div(g), rem = g - img * int(k.padded_image.divisor);
       const int yp = k.padded_w.div(rem), xp = rem - yp * int(k.padded_w.divisor);
-      const bool inside = g < k.virtual_pixels && yp >= 1 && yp <= p.h && xp >= 1 && xp <= p.w;
-      const uint8_t* src = x + ((int64_t(img) * p.h + (yp - 1)) * p.w + (xp - 1)) * C + piece * 16;
-      copy16_async(st + (piece / 4) * block_stride + tile_offset(q, piece % 4), inside ? src : x, inside);
+      const int yi = yp - kPad, xi = xp - kPad;  // the input pixel
+      const bool inside = g < k.virtual_pixels && yi >= 0 && yi < p.h && xi >= 0 && xi < p.w;
+      const uint8_t* src = x + ((int64_t(img) * p.h + yi) * p.w + xi) * C + piece * 16;
+      const uint32_t dst = C == 16 ? st + q * 16 : st + (piece / 4) * block_stride + tile_offset(q, piece % 4);
+      copy16_async(dst, inside ? src : x, inside);
     }
     if constexpr (Residual) {
 #pragma unroll
@@ -147,42 +157,62 @@ __global__ void __launch_bounds__(kThreads, C == 64 ? 2 : 1)
 
     const int stage = i & 1;
     const uint32_t halo = smem_base + k.stage + stage * k.stage_bytes;
-    // Filter row r's A fragments go to register set r % 2: row r + 1's are loaded while row
-    // r's MMAs run, and a set is refilled only after the MMAs that read it have completed.
-    uint32_t a[2][3][kBlocks][2][4];
-    auto load_row = [&](int r) {
+    if constexpr (C == 16) {
+      // Space-to-depth stem: k step (r, j) is taps (r, 2j) and (r, 2j + 1), the 32 bytes of
+      // two neighbouring pixels: lanes 0-15 address the row's pixel, lanes 16-31 the next one.
+      uint32_t a[kR][2][4];
 #pragma unroll
-      for (int s = 0; s < 3; ++s)
+      for (int r = 0; r < kR; ++r)
 #pragma unroll
-        for (int b = 0; b < kBlocks; ++b)
+        for (int j = 0; j < 2; ++j) load_matrix_x4(halo + (warp_row + r * pw + 2 * j + (lane >> 4)) * 16, a[r][j]);
+      wgmma::fence_operands(acc);
+      wgmma::fence();
 #pragma unroll
-          for (int j = 0; j < 2; ++j)
-            load_matrix_x4(halo + b * block_stride + tile_offset(warp_row + r * pw + s, 2 * j + (lane >> 4)),
-                           a[r % 2][s][b][j]);
-    };
-    auto multiply_row = [&](int r) {
-      wgmma::fence();  // the A registers just written, before the MMAs read them
+      for (int r = 0; r < kR; ++r)
 #pragma unroll
-      for (int s = 0; s < 3; ++s)
-#pragma unroll
-        for (int b = 0; b < kBlocks; ++b)
-#pragma unroll
-          for (int j = 0; j < 2; ++j) {
-            const uint64_t b_desc = wgmma::descriptor(smem_base + ((r * 3 + s) * kBlocks + b) * kBN * kBK) + 2 * j;
-            wgmma::MmaRegA64::run(acc, a[r % 2][s][b][j], b_desc, (r | s | b | j) != 0);
-          }
+        for (int j = 0; j < 2; ++j)
+          wgmma::MmaRegA64::run(acc, a[r][j], wgmma::descriptor(smem_base + r * kBN * kBK) + 2 * j, (r | j) != 0);
       wgmma::commit();
-    };
-    wgmma::fence_operands(acc);
-    load_row(0);
-    multiply_row(0);
-    load_row(1);
-    multiply_row(1);
-    wgmma::wait<1>();  // row 0's MMAs are done: set 0 is free
-    load_row(2);
-    multiply_row(2);
-    wgmma::wait<0>();
-    wgmma::fence_operands(acc);
+      wgmma::wait<0>();
+      wgmma::fence_operands(acc);
+    } else {
+      // Filter row r's A fragments go to register set r % 2: row r + 1's are loaded while row
+      // r's MMAs run, and a set is refilled only after the MMAs that read it have completed.
+      uint32_t a[2][3][kBlocks][2][4];
+      auto load_row = [&](int r) {
+  #pragma unroll
+        for (int s = 0; s < 3; ++s)
+  #pragma unroll
+          for (int b = 0; b < kBlocks; ++b)
+  #pragma unroll
+            for (int j = 0; j < 2; ++j)
+              load_matrix_x4(halo + b * block_stride + tile_offset(warp_row + r * pw + s, 2 * j + (lane >> 4)),
+                             a[r % 2][s][b][j]);
+      };
+      auto multiply_row = [&](int r) {
+        wgmma::fence();  // the A registers just written, before the MMAs read them
+  #pragma unroll
+        for (int s = 0; s < 3; ++s)
+  #pragma unroll
+          for (int b = 0; b < kBlocks; ++b)
+  #pragma unroll
+            for (int j = 0; j < 2; ++j) {
+              const uint64_t b_desc = wgmma::descriptor(smem_base + ((r * 3 + s) * kBlocks + b) * kBN * kBK) + 2 * j;
+              wgmma::MmaRegA64::run(acc, a[r % 2][s][b][j], b_desc, (r | s | b | j) != 0);
+            }
+        wgmma::commit();
+      };
+      wgmma::fence_operands(acc);
+      load_row(0);
+      multiply_row(0);
+      load_row(1);
+      multiply_row(1);
+      wgmma::wait<1>();  // row 0's MMAs are done: set 0 is free
+      load_row(2);
+      multiply_row(2);
+      wgmma::wait<0>();
+      wgmma::fence_operands(acc);
+    }
 
     finish_int8_tile<kBN, Residual>(acc, params, smem + k.stage + stage * k.stage_bytes + k.z, y_tile, p.z_scale,
                                     p.relu, p.y_inv_scale, warp, lane);
@@ -236,10 +266,12 @@ std::string halo_conv_unsupported(const IgemmConvParams& p) {
   if (p.fp8) return "FP8 operands (the halo tile is INT8 only)";
   if (p.y_kind != IgemmOutput::kInt8) return "not an INT8 output";
   if (p.z_kind != ResidualKind::kNone && p.z_kind != ResidualKind::kInt8) return "a residual other than INT8";
-  if (p.r != 3 || p.s != 3 || p.stride_h != 1 || p.stride_w != 1 || p.dil_h != 1 || p.dil_w != 1 || p.pad_h != 1 ||
-      p.pad_w != 1 || p.ho != p.h || p.wo != p.w)
-    return "not a 3x3 stride-1 convolution with padding 1";
-  if (p.c != 64 && p.c != 128) return std::to_string(p.c) + " input channels: not 64 or 128";
+  if (p.c != 16 && p.c != 64 && p.c != 128) return std::to_string(p.c) + " input channels: not 16, 64 or 128";
+  const int r = filter_size(p.c), pad = padding(p.c);
+  if (p.r != r || p.s != r || p.stride_h != 1 || p.stride_w != 1 || p.dil_h != 1 || p.dil_w != 1 || p.pad_h != pad ||
+      p.pad_w != pad || p.ho != p.h + 2 * pad - r + 1 || p.wo != p.w + 2 * pad - r + 1)
+    return p.c == 16 ? "16 input channels: not a 4x4 stride-1 unpadded convolution (a space-to-depth stem)"
+                     : "not a 3x3 stride-1 convolution with padding 1";
   if (p.k <= 0 || p.k % kBN != 0) return std::to_string(p.k) + " output channels: not a multiple of 64";
   if (int64_t(p.n) * (p.h + 2) * (p.w + 2) >= (int64_t(1) << 31) - kBM) return "2^31 padded pixels or more";
   if (halo_constants(p).total > 227 * 1024) return "a row too wide for the halo tile in shared memory";
@@ -254,6 +286,7 @@ cudaError_t halo_conv(const IgemmConvParams& p, const void* x, const void* w, cu
   if (!halo_conv_unsupported(p).empty() || !aligned16(x) || !aligned16(w)) return cudaErrorInvalidValue;
   const HaloConstants k = halo_constants(p);
   const bool residual = p.z_kind == ResidualKind::kInt8;
+  if (p.c == 16) return residual ? launch<16, true>(p, k, x, w, stream) : launch<16, false>(p, k, x, w, stream);
   if (p.c == 64) return residual ? launch<64, true>(p, k, x, w, stream) : launch<64, false>(p, k, x, w, stream);
   return residual ? launch<128, true>(p, k, x, w, stream) : launch<128, false>(p, k, x, w, stream);
 }
