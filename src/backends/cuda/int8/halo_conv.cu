@@ -17,8 +17,6 @@ using namespace device;
 constexpr int kBM = 128;  // outputs (padded-image positions) per tile: two warpgroups of 64
 constexpr int kBN = 64;   // output channels per thread block
 constexpr int kThreads = 256;
-int align512(int bytes) { return (bytes + 511) / 512 * 512; }
-
 // The two geometries: 3x3 with padding 1 over 64 or 128 channels, and the 4x4 unpadded
 // convolution over the 16-channel space-to-depth image that a stride-2 RGB stem becomes
 // (quant/space_to_depth.h), whose 16-byte pixels put two filter taps in each 32-byte k step.
@@ -240,25 +238,14 @@ cudaError_t launch(const IgemmConvParams& p, const HaloConstants& k, const void*
   // Opt in to the largest tile this kernel may need (227 KB) once per device; the resident
   // blocks depend on the image width, so they are asked for at each launch.
   static std::atomic<uint64_t> opted_in{0};
-  const uint64_t bit = uint64_t(1) << (device & 63);
-  if (!(opted_in.load() & bit)) {
-    if (const cudaError_t st = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 227 * 1024);
-        st != cudaSuccess)
-      return st;
-    opted_in.fetch_or(bit);
-  }
-  int per_sm = 1, sms = 1;
-  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, k.total) != cudaSuccess || per_sm < 1)
-    per_sm = 1;
-  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  if (const cudaError_t st = opt_in_shared_memory(kernel, 227 * 1024, device, opted_in); st != cudaSuccess) return st;
+  const int blocks = device_resident_blocks(kernel, kThreads, k.total, device);
   const int columns = p.k / kBN;
-  const int rows = std::max(1, std::min(k.tiles, per_sm * std::max(sms, 1) / columns));
+  const int rows = std::max(1, std::min(k.tiles, blocks / columns));
   kernel<<<dim3(columns, rows), kThreads, k.total, stream>>>(p, k, static_cast<const uint8_t*>(x),
                                                               static_cast<const uint8_t*>(w));
   return cudaGetLastError();
 }
-
-bool aligned16(const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15) == 0; }
 
 }  // namespace
 

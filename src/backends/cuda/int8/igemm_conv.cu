@@ -121,7 +121,6 @@ __host__ __device__ constexpr IgemmOutput fixed_output(int epi) {
   return epi == kEpilogueF16Residual ? IgemmOutput::kF16 : IgemmOutput::kInt8;
 }
 
-__host__ __device__ __forceinline__ bool aligned16(const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15) == 0; }
 
 // Rows of `stride` elements of `bytes` starting at `ptr` can be moved in 16-byte pieces.
 __host__ __device__ __forceinline__ bool rows_aligned(const void* ptr, int stride, int bytes) {
@@ -139,7 +138,7 @@ __host__ __device__ constexpr int params_smem_bytes(int bn, int epi) { return ep
 // (f16 at most) if larger; a multiple of 512 so the residual tile stays 16-byte aligned.
 __host__ __device__ constexpr int main_smem_bytes(int bm, int bn, int stages) {
   const int pipeline = stages * (bm + bn) * kBK, output = bm * epilogue_row_bytes(bn, 2);
-  return ((pipeline > output ? pipeline : output) + 511) / 512 * 512;
+  return align512(pipeline > output ? pipeline : output);
 }
 
 // The kernel: one thread block computes a BM x BN tile of the output (pixels x channels).
@@ -508,8 +507,7 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
   }
 }
 
-// Launches one instantiation. The shared-memory opt-in above 48 KB is a per-device
-// setting of the kernel, made once per device (a bit per device ordinal).
+// Launches one instantiation (opted in to its largest shared memory once per device).
 template <bool Fp8, bool Wgmma, int BM, int BN, int WM, int WN, int Stages, int MinBlocks, int Epi>
 cudaError_t launch_variant(const IgemmConvParams& p, const void* x, const void* w, cudaStream_t stream) {
   // The stage tiles (reused by the output tile), the residual tile if any, and 512 bytes of
@@ -523,12 +521,7 @@ cudaError_t launch_variant(const IgemmConvParams& p, const void* x, const void* 
   static std::atomic<uint64_t> opted_in{0};
   int device = 0;
   if (const cudaError_t st = cudaGetDevice(&device); st != cudaSuccess) return st;
-  const uint64_t bit = uint64_t(1) << (device & 63);
-  if (!(opted_in.load() & bit)) {
-    const cudaError_t st = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSmem);
-    if (st != cudaSuccess) return st;
-    opted_in.fetch_or(bit);
-  }
+  if (const cudaError_t st = opt_in_shared_memory(kernel, kMaxSmem, device, opted_in); st != cudaSuccess) return st;
   const int64_t pixels = int64_t(p.n) * p.ho * p.wo;
   const dim3 grid((p.k + BN - 1) / BN, static_cast<unsigned>((pixels + BM - 1) / BM));
   KernelConstants div;

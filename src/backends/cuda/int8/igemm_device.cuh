@@ -4,9 +4,43 @@
 // (wgmma_ops.cuh) read, and the INT8 conversions of the epilogues. Included by .cu files.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
+#include <cuda_runtime.h>
+
 namespace kiln::cuda::int8::device {
+
+__host__ __device__ __forceinline__ bool aligned16(const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15) == 0; }
+
+// Shared-memory regions start on 512 bytes: the wgmma 64-byte swizzle is a function of the
+// address, so a tile's layout lines up with it only from such a boundary.
+__host__ __device__ constexpr int align512(int bytes) { return (bytes + 511) / 512 * 512; }
+
+// Opts `kernel` in to `smem` bytes of dynamic shared memory (a launch above 48 KB needs it),
+// once per device: the opt-in is a per-device setting of the kernel, and `opted` is this
+// kernel's own set of done device ordinals (one static per kernel instantiation).
+template <class Kernel>
+cudaError_t opt_in_shared_memory(Kernel kernel, int smem, int device, std::atomic<uint64_t>& opted) {
+  const uint64_t bit = uint64_t(1) << (device & 63);
+  if (opted.load() & bit) return cudaSuccess;
+  if (const cudaError_t st = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+      st != cudaSuccess)
+    return st;
+  opted.fetch_or(bit);
+  return cudaSuccess;
+}
+
+// Thread blocks of `kernel` (`threads` threads, `smem` bytes) resident on the whole device at
+// once, at least 1: one wave of a persistent kernel's blocks.
+template <class Kernel>
+int device_resident_blocks(Kernel kernel, int threads, int smem, int device) {
+  int per_sm = 1, sms = 1;
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, smem) != cudaSuccess || per_sm < 1)
+    per_sm = 1;
+  if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess || sms < 1) sms = 1;
+  return per_sm * sms;
+}
 
 // Division by a divisor fixed at launch, as a multiply-high and a shift: the index math of
 // every copy (pixel -> image, row, column; step -> filter tap) otherwise costs a software

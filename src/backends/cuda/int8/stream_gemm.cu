@@ -18,8 +18,6 @@ constexpr int kBM = 128;  // pixels per tile: two warpgroups of 64 rows
 constexpr int kThreads = 256;
 constexpr int kStages = 2;  // the tile being computed and the next one in flight
 
-__host__ __device__ constexpr int align512(int bytes) { return (bytes + 511) / 512 * 512; }
-
 // Shared memory of one thread block, in bytes from a 512-byte boundary (the wgmma swizzle
 // is a function of the address): the filters (C/64 tiles of [BN][64 bytes]) and the
 // per-channel scales and biases, loaded once; two stages, each the tile's input rows
@@ -147,25 +145,6 @@ __global__ void __launch_bounds__(kThreads, MinBlocks)
   wait_async<0>();
 }
 
-// Thread blocks of `kernel` that fit on the device at once (the grid is sized to keep every
-// SM busy with one wave of persistent blocks), after opting the kernel in to `smem` bytes
-// of shared memory. `known` is the caller's cache, one per kernel, by device ordinal.
-template <class Kernel>
-int resident_blocks(Kernel kernel, int smem, int device, std::atomic<int> (&known)[64]) {
-  if (device < 0 || device >= 64) return 1;
-  int blocks = known[device].load();
-  if (blocks == 0) {
-    if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem) != cudaSuccess ||
-        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, kThreads, smem) != cudaSuccess || blocks < 1)
-      blocks = 1;
-    int sms = 0;
-    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-    blocks *= sms > 0 ? sms : 1;
-    known[device].store(blocks);
-  }
-  return blocks;
-}
-
 template <int BN, int C, bool Residual>
 cudaError_t launch(const IgemmConvParams& p, const void* x, const void* w, cudaStream_t stream) {
   // Blocks per SM the register budget aims at (shared memory allows about as many): one for
@@ -175,8 +154,16 @@ cudaError_t launch(const IgemmConvParams& p, const void* x, const void* w, cudaS
   constexpr int kSmem = stream_layout(BN, C, Residual).total + 512;
   int device = 0;
   if (const cudaError_t st = cudaGetDevice(&device); st != cudaSuccess) return st;
-  static std::atomic<int> known[64];  // this instantiation's resident blocks per device
-  const int blocks = resident_blocks(kernel, kSmem, device, known);
+  static std::atomic<uint64_t> opted_in{0};
+  if (const cudaError_t st = opt_in_shared_memory(kernel, kSmem, device, opted_in); st != cudaSuccess) return st;
+  // The grid is one wave of resident blocks; their count is fixed per device, so it is asked
+  // for once.
+  static std::atomic<int> resident[64];
+  int blocks = device >= 0 && device < 64 ? resident[device].load() : 0;
+  if (blocks == 0) {
+    blocks = device_resident_blocks(kernel, kThreads, kSmem, device);
+    if (device >= 0 && device < 64) resident[device].store(blocks);
+  }
   const int tiles = static_cast<int>((int64_t(p.n) * p.h * p.w + kBM - 1) / kBM);
   const int columns = p.k / BN;
   const int rows = std::max(1, std::min(tiles, blocks / columns));
@@ -195,8 +182,6 @@ cudaError_t launch_for_channels(const IgemmConvParams& p, const void* x, const v
     default: return cudaErrorInvalidValue;
   }
 }
-
-bool aligned16(const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15) == 0; }
 
 }  // namespace
 
