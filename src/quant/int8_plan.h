@@ -6,7 +6,7 @@
 //     both its input and output calibrated;
 //   - its output stays quantized only when every consumer is such a convolution (as input X
 //     or residual Z) and it is not a graph output; otherwise it is written in float;
-//   - with quantized_max_pools (INT8 builds on the GPU): a MaxPool that is the only reader of
+//   - with quantized_max_pools (INT8 and FP8 builds on the GPU): a MaxPool that is the only reader of
 //     such a convolution's output, and whose own output is read only by such convolutions,
 //     runs on the quantized values. Max commutes with the monotonic quantization when both
 //     sides use one scale, so the convolution quantizes with the pool output's calibrated

@@ -18,7 +18,7 @@
 // alone), residuals none / INT8 (FP8) / f16 with relu on and off, outputs INT8 / FP8 / f16.
 // The stream tiles (pointwise) and the halo tile (3x3 stride 1) take only their own cases,
 // which get cases of their own besides: many tiles per persistent thread block, ResNet-50's
-// widths, odd sizes (IgemmConvStream, IgemmConvHalo).
+// widths, odd sizes (IgemmConvStream, IgemmConvHalo; their FP8 cases are in IgemmConvFp8).
 // Besides the outputs, every byte igemm_conv must not write (row padding, rows past the
 // last pixel, a guard tail) is checked to keep its sentinel value.
 #ifdef KILN_HAVE_CUDA
@@ -358,7 +358,8 @@ const Tolerance kF16Close{[](float got, float want) { return std::fabs(got - wan
 Tolerance tolerance_for(const ConvCase& c, const std::string& tile) {
   if (!c.fp8) return kExact;
   if (c.y_kind == IgemmOutput::kF16) return kF16Close;
-  return tile.rfind("wgmma", 0) == 0 ? kOneE4m3StepWgmma : kOneE4m3Step;
+  const bool wgmma = tile.rfind("wgmma", 0) == 0 || tile.rfind("stream", 0) == 0 || tile.rfind("halo", 0) == 0;
+  return wgmma ? kOneE4m3StepWgmma : kOneE4m3Step;
 }
 
 struct Comparison {
@@ -411,28 +412,32 @@ int stream_channels(int tile) {
   return name.rfind("stream", 0) == 0 ? std::stoi(name.substr(name.find('x') + 1)) : 0;
 }
 
-// stream_gemm.h's rule: pointwise INT8 convolutions with 64-512 input channels, a multiple of
-// the tile's output channels, INT8 output rows in 16-byte pieces, no residual or an INT8 one;
-// and what fits in shared memory (the 128-channel tile's filters and two stages of
-// 512-channel rows do not).
+// The output and residual rule of the stream and halo tiles: the operands' 8-bit type (INT8
+// or E4M3) for the output, rows in 16-byte pieces, no residual or one of that type too.
+bool eight_bit_rows(const ConvCase& c) {
+  const IgemmOutput y8 = c.fp8 ? IgemmOutput::kFp8 : IgemmOutput::kInt8;
+  const ResidualKind z8 = c.fp8 ? ResidualKind::kFp8 : ResidualKind::kInt8;
+  const bool z_ok = c.z_kind == ResidualKind::kNone || (c.z_kind == z8 && c.z_stride() % 16 == 0);
+  return c.y_kind == y8 && c.y_stride() % 16 == 0 && z_ok;
+}
+
+// stream_gemm.h's rule: pointwise convolutions with 64-512 input channels, a multiple of the
+// tile's output channels, eight_bit_rows; and what fits in shared memory (the 128-channel
+// tile's filters and two stages of 512-channel rows do not).
 bool stream_takes(const ConvCase& c, int bn) {
   if (bn == 128 && c.c == 512) return false;
   const bool pointwise = c.r == 1 && c.s == 1 && c.stride_h == 1 && c.stride_w == 1 && c.pad_h == 0 && c.pad_w == 0;
-  const bool z_ok = c.z_kind == ResidualKind::kNone || (c.z_kind == ResidualKind::kInt8 && c.z_stride() % 16 == 0);
-  return !c.fp8 && pointwise && (c.c == 64 || c.c == 128 || c.c == 256 || c.c == 512) && c.k % bn == 0 &&
-         c.y_kind == IgemmOutput::kInt8 && c.y_stride() % 16 == 0 && z_ok;
+  return pointwise && (c.c == 64 || c.c == 128 || c.c == 256 || c.c == 512) && c.k % bn == 0 && eight_bit_rows(c);
 }
 
-// halo_conv.h's rule: 3x3 stride-1 INT8 convolutions with padding 1 over 64 or 128 input
-// channels, or 4x4 stride-1 unpadded ones over 16 (space-to-depth stems); output channels a
-// multiple of 64, INT8 output rows in 16-byte pieces, no residual or an INT8 one.
+// halo_conv.h's rule: 3x3 stride-1 convolutions with padding 1 over 64 or 128 input channels,
+// or 4x4 stride-1 unpadded ones over 16 (space-to-depth stems); output channels a multiple of
+// 64, eight_bit_rows.
 bool halo_takes(const ConvCase& c) {
   const bool unit = c.stride_h == 1 && c.stride_w == 1 && c.dil_h == 1 && c.dil_w == 1;
   const bool same3x3 = c.r == 3 && c.s == 3 && c.pad_h == 1 && c.pad_w == 1 && (c.c == 64 || c.c == 128);
   const bool stem4x4 = c.r == 4 && c.s == 4 && c.pad_h == 0 && c.pad_w == 0 && c.c == 16;
-  const bool z_ok = c.z_kind == ResidualKind::kNone || (c.z_kind == ResidualKind::kInt8 && c.z_stride() % 16 == 0);
-  return !c.fp8 && unit && (same3x3 || stem4x4) && c.k % 64 == 0 && c.y_kind == IgemmOutput::kInt8 &&
-         c.y_stride() % 16 == 0 && z_ok;
+  return unit && (same3x3 || stem4x4) && c.k % 64 == 0 && eight_bit_rows(c);
 }
 
 bool is_halo_tile(int tile) { return i8::igemm_tile_name(tile).rfind("halo", 0) == 0; }
@@ -625,6 +630,22 @@ std::vector<ConvCase> fp8_cases() {
        .z_kind = kZ16, .relu = true, .y_kind = kY16},
       {.name = "fp8_conv3x3d2_c32_k7_z16_f16out", .fp8 = true, .n = 2, .h = 11, .w = 11, .c = 32, .k = 7, .r = 3,
        .s = 3, .pad_h = 2, .pad_w = 2, .dil_h = 2, .dil_w = 2, .z_kind = kZ16, .y_kind = kY16},
+      // An FP8 residual into an f16 output (the fixed epilogue of a network's last convolution).
+      {.name = "fp8_pw_c64_k128_zfp8_f16out", .fp8 = true, .n = 2, .h = 13, .w = 13, .c = 64, .k = 128,
+       .z_kind = kZFp8, .y_kind = kY16},
+      // Cases of the stream tiles (pointwise, 64-512 channels) and of the halo tile (3x3 same,
+      // space-to-depth stems): several 128-pixel tiles per persistent block, partial last ones.
+      {.name = "fp8_stream_c64_k256_zfp8_relu_many_tiles", .fp8 = true, .n = 2, .h = 81, .w = 81, .c = 64, .k = 256,
+       .z_kind = kZFp8, .relu = true, .y_kind = kYFp8},
+      {.name = "fp8_stream_c256_k128", .fp8 = true, .n = 2, .h = 41, .w = 41, .c = 256, .k = 128, .y_kind = kYFp8},
+      {.name = "fp8_stream_c512_k64_zfp8_stride80", .fp8 = true, .n = 2, .h = 23, .w = 23, .c = 512, .k = 64,
+       .z_kind = kZFp8, .relu = true, .y_kind = kYFp8, .y_extra = 16},
+      {.name = "fp8_halo_c64_k64_zfp8_relu_56x56", .fp8 = true, .n = 4, .h = 56, .w = 56, .c = 64, .k = 64, .r = 3,
+       .s = 3, .pad_h = 1, .pad_w = 1, .z_kind = kZFp8, .relu = true, .y_kind = kYFp8},
+      {.name = "fp8_halo_c128_k128_relu_13x9", .fp8 = true, .n = 3, .h = 13, .w = 9, .c = 128, .k = 128, .r = 3,
+       .s = 3, .pad_h = 1, .pad_w = 1, .relu = true, .y_kind = kYFp8},
+      {.name = "fp8_halo_stem4x4_c16_k64_relu_115", .fp8 = true, .n = 4, .h = 115, .w = 115, .c = 16, .k = 64,
+       .r = 4, .s = 4, .relu = true, .y_kind = kYFp8},
   };
 }
 
@@ -707,9 +728,10 @@ TEST(IgemmConvSupport, RejectsLargeFiltersAndOutputsPastTheInput) {
   EXPECT_NE(i8::igemm_unsupported(p), "") << "17x3 filter";
 }
 
-// The stream tiles take pointwise INT8 convolutions with 64-512 input channels and whole
-// blocks of output channels only, and say why not otherwise.
-TEST(IgemmConvSupport, StreamTilesTakePointwiseInt8Only) {
+// The stream tiles take pointwise INT8 or FP8 convolutions with 64-512 input channels, whole
+// blocks of output channels and outputs (residuals) of the operands' type only, and say why
+// not otherwise.
+TEST(IgemmConvSupport, StreamTilesTakePointwise8BitOnly) {
   alignas(16) static float dummy[256];
   IgemmConvParams p;
   p.n = 2, p.h = p.w = p.ho = p.wo = 14, p.c = 64, p.k = 128, p.r = p.s = 1;
@@ -725,9 +747,17 @@ TEST(IgemmConvSupport, StreamTilesTakePointwiseInt8Only) {
   };
   refused("3x3", [](IgemmConvParams& q) { q.r = q.s = 3, q.pad_h = q.pad_w = 1; });
   refused("stride 2", [](IgemmConvParams& q) { q.stride_h = q.stride_w = 2, q.ho = q.wo = 7; });
-  refused("FP8", [](IgemmConvParams& q) { q.fp8 = true, q.y_kind = IgemmOutput::kFp8; });
+  refused("FP8 operands, INT8 output", [](IgemmConvParams& q) { q.fp8 = true; });
+  refused("INT8 operands, FP8 residual",
+          [](IgemmConvParams& q) { q.z = dummy, q.z_kind = ResidualKind::kFp8, q.z_stride = 128; });
+  refused("FP8 operands, INT8 residual", [](IgemmConvParams& q) {
+    q.fp8 = true, q.y_kind = IgemmOutput::kFp8, q.z = dummy, q.z_kind = ResidualKind::kInt8, q.z_stride = 128;
+  });
   refused("f16 output", [](IgemmConvParams& q) { q.y_kind = IgemmOutput::kF16; });
   refused("f16 residual", [](IgemmConvParams& q) { q.z = dummy, q.z_kind = ResidualKind::kF16, q.z_stride = 128; });
+  IgemmConvParams fp8 = p;
+  fp8.fp8 = true, fp8.y_kind = IgemmOutput::kFp8, fp8.z = dummy, fp8.z_kind = ResidualKind::kFp8, fp8.z_stride = 128;
+  for (int bn : i8::kStreamTileChannels) EXPECT_EQ(i8::stream_gemm_unsupported(fp8, bn), "") << "FP8, " << bn;
   refused("80 input channels", [](IgemmConvParams& q) { q.c = 80; });
   refused("1024 input channels", [](IgemmConvParams& q) { q.c = 1024; });
   refused("96 output channels", [](IgemmConvParams& q) { q.k = 96, q.y_stride = 96; });
@@ -735,7 +765,7 @@ TEST(IgemmConvSupport, StreamTilesTakePointwiseInt8Only) {
   refused("misaligned scales", [](IgemmConvParams& q) { q.scale = dummy + 1; });
 }
 
-// The halo tile takes 3x3 stride-1 INT8 convolutions with padding 1 over 64 or 128
+// The halo tile takes 3x3 stride-1 INT8 or FP8 convolutions with padding 1 over 64 or 128
 // channels and 4x4 unpadded ones over 16 only, and says why not otherwise.
 TEST(IgemmConvSupport, HaloTileTakesSame3x3AndStemsOnly) {
   alignas(16) static float dummy[256];
@@ -754,7 +784,8 @@ TEST(IgemmConvSupport, HaloTileTakesSame3x3AndStemsOnly) {
   refused("1x1", [](IgemmConvParams& q) { q.r = q.s = 1, q.pad_h = q.pad_w = 0; });
   refused("stride 2", [](IgemmConvParams& q) { q.stride_h = q.stride_w = 2, q.ho = q.wo = 14; });
   refused("dilation 2", [](IgemmConvParams& q) { q.dil_h = q.dil_w = 2, q.pad_h = q.pad_w = 2; });
-  refused("FP8", [](IgemmConvParams& q) { q.fp8 = true, q.y_kind = IgemmOutput::kFp8; });
+  refused("FP8 operands, INT8 output", [](IgemmConvParams& q) { q.fp8 = true; });
+  refused("INT8 operands, FP8 output", [](IgemmConvParams& q) { q.y_kind = IgemmOutput::kFp8; });
   refused("f16 output", [](IgemmConvParams& q) { q.y_kind = IgemmOutput::kF16; });
   refused("256 input channels", [](IgemmConvParams& q) { q.c = 256; });
   refused("96 output channels", [](IgemmConvParams& q) { q.k = 96, q.y_stride = 96; });
@@ -763,6 +794,9 @@ TEST(IgemmConvSupport, HaloTileTakesSame3x3AndStemsOnly) {
   IgemmConvParams stem = p;
   stem.c = 16, stem.r = stem.s = 4, stem.pad_h = stem.pad_w = 0, stem.ho = stem.wo = 25;
   EXPECT_EQ(i8::halo_conv_unsupported(stem), "") << "the 4x4 space-to-depth stem";
+  IgemmConvParams fp8 = stem;
+  fp8.fp8 = true, fp8.y_kind = IgemmOutput::kFp8;
+  EXPECT_EQ(i8::halo_conv_unsupported(fp8), "") << "the stem in FP8";
   stem.pad_h = stem.pad_w = 1, stem.ho = stem.wo = 27;
   EXPECT_NE(i8::halo_conv_unsupported(stem), "") << "a padded 4x4";
 }

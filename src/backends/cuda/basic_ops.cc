@@ -138,10 +138,12 @@ class PoolOp : public NodeOp {
   PoolOp(const ir::Node& node, const std::vector<DeviceValue>& values) : NodeOp(node, values) {
     global_ = node.op.rfind("Global", 0) == 0;
     kind_ = node.op.find("Max") != std::string::npos ? PoolKind::kMax : PoolKind::kAverage;
-    // A quantized max pool (int8/int8_pool.h) runs INT8 NHWC values through its own kernel.
-    int8_ = in_[0].dtype == DType::kI8;
-    if (int8_ && (global_ || kind_ != PoolKind::kMax || in_[0].layout != Layout::kNHWC || out_.dtype != DType::kI8))
-      fail_with(ErrorCode::kUnimplemented, "{}: INT8 pooling runs only as a windowed max pool, NHWC to INT8", label());
+    // A quantized max pool (int8/int8_pool.h) runs INT8 or E4M3 NHWC values through its own
+    // kernel.
+    int8_ = in_[0].dtype == DType::kI8 || in_[0].dtype == DType::kFP8E4M3;
+    if (int8_ && (global_ || kind_ != PoolKind::kMax || in_[0].layout != Layout::kNHWC || out_.dtype != in_[0].dtype))
+      fail_with(ErrorCode::kUnimplemented, "{}: {} pooling runs only as a windowed max pool, NHWC to {}", label(),
+                dtype_name(in_[0].dtype), dtype_name(in_[0].dtype));
     if (global_) return;
     const auto& a = node.attrs;
     const auto k = a.require_ints("kernel_shape");
@@ -239,8 +241,8 @@ class PoolOp : public NodeOp {
     p.out_h = y[2];
     p.out_w = y[3];
     if (int8_) {
-      KILN_CUDA_CALL(label(), int8::int8_max_pool_nhwc(p, static_cast<const int8_t*>(s.at(in_id_[0])),
-                                                       static_cast<int8_t*>(s.at(out_id_)), s.stream));
+      KILN_CUDA_CALL(label(), int8::max_pool_8bit_nhwc(p, in_[0].dtype == DType::kFP8E4M3, s.at(in_id_[0]),
+                                                       s.at(out_id_), s.stream));
       return;
     }
     KILN_CUDA_CALL(label(), pool2d(p, s.at(in_id_[0]), s.at(out_id_), s.stream));

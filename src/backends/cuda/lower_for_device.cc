@@ -39,10 +39,9 @@ class Lowering {
       if (!table) fail("--precision {} needs a calibration table", precision_name(precision));
       table_ = table;
       qtype_ = precision == Precision::kFP8 ? DType::kFP8E4M3 : DType::kI8;
-      // Quantized max pools in INT8 only: E4M3 bytes do not order as their values do.
       int8_ = int8::plan_int8_convs(src, *table, int8::min_int8_input_channels(),
                                     precision == Precision::kBest ? int8_nodes : nullptr,
-                                    /*quantized_max_pools=*/qtype_ == DType::kI8);
+                                    /*quantized_max_pools=*/true);
     }
     out_.graph = src;
     out_.graph.nodes.clear();

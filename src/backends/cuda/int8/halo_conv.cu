@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <type_traits>
 
 namespace kiln::cuda::int8 {
 
@@ -76,7 +77,7 @@ __device__ __forceinline__ Position position_of(const IgemmConvParams& p, const 
 // blockIdx.y + gridDim.y, ... as stream_gemm.cu does, each tile from its halo: for filter row
 // r, the warps load the A fragments of taps (r, s) from rows shifted by r (w + 2 pad) + s,
 // then the warpgroup issues their wgmmas.
-template <int C, bool Residual>
+template <bool Fp8, int C, bool Residual>
 __global__ void __launch_bounds__(kThreads, C == 128 ? 1 : 2)
     halo_conv_kernel(IgemmConvParams p, HaloConstants k, const uint8_t* __restrict__ x, const uint8_t* __restrict__ w) {
   constexpr int kR = filter_size(C), kPad = padding(C);
@@ -137,9 +138,10 @@ __global__ void __launch_bounds__(kThreads, C == 128 ? 1 : 2)
   load_tile(tile, 0);
   commit_async();
 
-  int acc[kBN / 2];
+  using Acc = std::conditional_t<Fp8, float, int>;  // f32 sums of E4M3 products, int32 of INT8 ones
+  Acc acc[kBN / 2];
 #pragma unroll
-  for (int e = 0; e < kBN / 2; ++e) acc[e] = 0;
+  for (int e = 0; e < kBN / 2; ++e) acc[e] = Acc(0);
   const float* params = reinterpret_cast<const float*>(smem + k.params);
   uint8_t* const y_tile = smem + k.y;
   const int warp_row = warp * 16 + (lane & 15);  // this lane's A row for ldmatrix
@@ -169,7 +171,7 @@ __global__ void __launch_bounds__(kThreads, C == 128 ? 1 : 2)
       for (int r = 0; r < kR; ++r)
 #pragma unroll
         for (int j = 0; j < 2; ++j)
-          wgmma::MmaRegA64::run(acc, a[r][j], wgmma::descriptor(smem_base + r * kBN * kBK) + 2 * j, (r | j) != 0);
+          wgmma::MmaRegA64<Fp8>::run(acc, a[r][j], wgmma::descriptor(smem_base + r * kBN * kBK) + 2 * j, (r | j) != 0);
       wgmma::commit();
       wgmma::wait<0>();
       wgmma::fence_operands(acc);
@@ -196,7 +198,7 @@ __global__ void __launch_bounds__(kThreads, C == 128 ? 1 : 2)
   #pragma unroll
             for (int j = 0; j < 2; ++j) {
               const uint64_t b_desc = wgmma::descriptor(smem_base + ((r * 3 + s) * kBlocks + b) * kBN * kBK) + 2 * j;
-              wgmma::MmaRegA64::run(acc, a[r % 2][s][b][j], b_desc, (r | s | b | j) != 0);
+              wgmma::MmaRegA64<Fp8>::run(acc, a[r % 2][s][b][j], b_desc, (r | s | b | j) != 0);
             }
         wgmma::commit();
       };
@@ -212,8 +214,8 @@ __global__ void __launch_bounds__(kThreads, C == 128 ? 1 : 2)
       wgmma::fence_operands(acc);
     }
 
-    finish_int8_tile<kBN, Residual>(acc, params, smem + k.stage + stage * k.stage_bytes + k.z, y_tile, p.z_scale,
-                                    p.relu, p.y_inv_scale, warp, lane);
+    finish_8bit_tile<Fp8, kBN, Residual>(acc, params, smem + k.stage + stage * k.stage_bytes + k.z, y_tile,
+                                         p.z_scale, p.relu, p.y_inv_scale, warp, lane);
     __syncthreads();  // the output tile is whole; this stage's reads are done
 
     const int v0 = tile * kBM;
@@ -229,10 +231,10 @@ __global__ void __launch_bounds__(kThreads, C == 128 ? 1 : 2)
   wait_async<0>();
 }
 
-template <int C, bool Residual>
+template <bool Fp8, int C, bool Residual>
 cudaError_t launch(const IgemmConvParams& p, const HaloConstants& k, const void* x, const void* w,
                    cudaStream_t stream) {
-  auto kernel = halo_conv_kernel<C, Residual>;
+  auto kernel = halo_conv_kernel<Fp8, C, Residual>;
   int device = 0;
   if (const cudaError_t st = cudaGetDevice(&device); st != cudaSuccess) return st;
   // Opt in to the largest tile this kernel may need (227 KB) once per device; the resident
@@ -247,12 +249,24 @@ cudaError_t launch(const IgemmConvParams& p, const HaloConstants& k, const void*
   return cudaGetLastError();
 }
 
+template <bool Fp8>
+cudaError_t dispatch(const IgemmConvParams& p, const HaloConstants& k, const void* x, const void* w,
+                     cudaStream_t stream) {
+  const bool residual = p.z_kind != ResidualKind::kNone;
+  if (p.c == 16)
+    return residual ? launch<Fp8, 16, true>(p, k, x, w, stream) : launch<Fp8, 16, false>(p, k, x, w, stream);
+  if (p.c == 64)
+    return residual ? launch<Fp8, 64, true>(p, k, x, w, stream) : launch<Fp8, 64, false>(p, k, x, w, stream);
+  return residual ? launch<Fp8, 128, true>(p, k, x, w, stream) : launch<Fp8, 128, false>(p, k, x, w, stream);
+}
+
 }  // namespace
 
 std::string halo_conv_unsupported(const IgemmConvParams& p) {
-  if (p.fp8) return "FP8 operands (the halo tile is INT8 only)";
-  if (p.y_kind != IgemmOutput::kInt8) return "not an INT8 output";
-  if (p.z_kind != ResidualKind::kNone && p.z_kind != ResidualKind::kInt8) return "a residual other than INT8";
+  if (p.y_kind != (p.fp8 ? IgemmOutput::kFp8 : IgemmOutput::kInt8))
+    return p.fp8 ? "FP8 operands without an FP8 output" : "not an INT8 output";
+  if (p.z_kind != ResidualKind::kNone && p.z_kind != (p.fp8 ? ResidualKind::kFp8 : ResidualKind::kInt8))
+    return p.fp8 ? "a residual other than FP8" : "a residual other than INT8";
   if (p.c != 16 && p.c != 64 && p.c != 128) return std::to_string(p.c) + " input channels: not 16, 64 or 128";
   const int r = filter_size(p.c), pad = padding(p.c);
   if (p.r != r || p.s != r || p.stride_h != 1 || p.stride_w != 1 || p.dil_h != 1 || p.dil_w != 1 || p.pad_h != pad ||
@@ -272,10 +286,7 @@ std::string halo_conv_unsupported(const IgemmConvParams& p) {
 cudaError_t halo_conv(const IgemmConvParams& p, const void* x, const void* w, cudaStream_t stream) {
   if (!halo_conv_unsupported(p).empty() || !aligned16(x) || !aligned16(w)) return cudaErrorInvalidValue;
   const HaloConstants k = halo_constants(p);
-  const bool residual = p.z_kind == ResidualKind::kInt8;
-  if (p.c == 16) return residual ? launch<16, true>(p, k, x, w, stream) : launch<16, false>(p, k, x, w, stream);
-  if (p.c == 64) return residual ? launch<64, true>(p, k, x, w, stream) : launch<64, false>(p, k, x, w, stream);
-  return residual ? launch<128, true>(p, k, x, w, stream) : launch<128, false>(p, k, x, w, stream);
+  return p.fp8 ? dispatch<true>(p, k, x, w, stream) : dispatch<false>(p, k, x, w, stream);
 }
 
 }  // namespace kiln::cuda::int8

@@ -1,6 +1,6 @@
-// 3x3 stride-1 "same" INT8 convolutions (pad 1), and the 4x4 unpadded ones over 16 channels
-// that space-to-depth stems become, from one input tile per 128 outputs, run as the igemm
-// family's "halo" tile.
+// 3x3 stride-1 "same" INT8 and FP8 (E4M3) convolutions (pad 1), and the 4x4 unpadded ones
+// over 16 channels that space-to-depth stems become, from one input tile per 128 outputs,
+// run as the igemm family's "halo" tile.
 //
 // Why it exists: the general igemm kernel gathers every filter tap's input rows anew, nine
 // 16-byte copies per input row and channel block for a 3x3, and on ResNet-50's 3x3
@@ -12,7 +12,7 @@
 // every tap's rows. Each input byte is copied once per tile; each warp loads its A fragments
 // of a tap straight from the shifted rows (ldmatrix) and the warpgroup multiplies them with
 // wgmma (A from registers, filters resident in shared memory). The epilogue is igemm's: INT8
-// outputs bit for bit equal to conv_epilogue's. A space-to-depth stem (16-byte pixels) is the
+// outputs bit for bit equal to conv_epilogue's, FP8 ones within the rounding of the f32 sums. A space-to-depth stem (16-byte pixels) is the
 // same with its window unpadded: each 32-byte k step is two neighbouring pixels, two filter
 // taps of one row.
 #pragma once
@@ -25,8 +25,8 @@ namespace kiln::cuda::int8 {
 
 struct IgemmConvParams;
 
-// Empty when the halo kernel runs `p`, else why not: INT8 operands and output, no residual
-// or an INT8 one, a 3x3 convolution with stride 1, dilation 1 and padding 1 over 64 or 128
+// Empty when the halo kernel runs `p`, else why not: INT8 operands and output with no residual
+// or an INT8 one, or the same in FP8 (E4M3 operands, output and residual), a 3x3 convolution with stride 1, dilation 1 and padding 1 over 64 or 128
 // input channels or a 4x4 stride-1 unpadded one over 16, output channels a multiple of 64,
 // 16-byte aligned rows and per-channel vectors, and tiles that fit in shared memory. Compute
 // capability 9.0 (igemm_conv checks).

@@ -105,21 +105,22 @@ __device__ __forceinline__ float residual_at(const IgemmConvParams& p, ResidualK
 __host__ __device__ constexpr int residual_bytes(ResidualKind z_kind) { return z_kind == ResidualKind::kF16 ? 2 : 1; }
 __host__ __device__ constexpr int output_bytes(IgemmOutput y_kind) { return y_kind == IgemmOutput::kF16 ? 2 : 1; }
 
-// Epilogue variants. The common INT8 cases are compiled with the residual and output kinds
-// fixed, so the per-element code carries no branches on them and the tile index math uses
+// Epilogue variants. The common INT8 and FP8 cases are compiled with the residual and output
+// kinds fixed (the operands' 8-bit type, or none for the residual), so the per-element code carries no branches on them and the tile index math uses
 // constant element sizes (the epilogue is most of the instructions of the memory-bound
 // shapes); everything else takes the kinds from the parameters. The fixed variants also
 // assume what launch checks: output channels a multiple of 16 and 16-byte aligned output
 // (and residual) rows, so every row moves in whole 16-byte pieces with no fallback path.
-// kEpilogueF16Residual (INT8 residual, f16 output) is a network's last convolution before a
+// kEpilogueF16Residual (8-bit residual, f16 output) is a network's last convolution before a
 // float pooling, as ResNet-50's.
-enum Epilogue : int { kEpilogueAny = 0, kEpilogueInt8 = 1, kEpilogueInt8Residual = 2, kEpilogueF16Residual = 3 };
+enum Epilogue : int { kEpilogueAny = 0, kEpilogue8Bit = 1, kEpilogue8BitResidual = 2, kEpilogueF16Residual = 3 };
 __host__ __device__ constexpr bool fixed_residual_tile(int epi) {
-  return epi == kEpilogueInt8Residual || epi == kEpilogueF16Residual;
+  return epi == kEpilogue8BitResidual || epi == kEpilogueF16Residual;
 }
-__host__ __device__ constexpr IgemmOutput fixed_output(int epi) {
-  return epi == kEpilogueF16Residual ? IgemmOutput::kF16 : IgemmOutput::kInt8;
+__host__ __device__ constexpr IgemmOutput fixed_output(int epi, bool fp8) {
+  return epi == kEpilogueF16Residual ? IgemmOutput::kF16 : fp8 ? IgemmOutput::kFp8 : IgemmOutput::kInt8;
 }
+__host__ __device__ constexpr ResidualKind fixed_residual(bool fp8) { return fp8 ? ResidualKind::kFp8 : ResidualKind::kInt8; }
 
 
 // Rows of `stride` elements of `bytes` starting at `ptr` can be moved in 16-byte pieces.
@@ -131,7 +132,7 @@ __host__ __device__ __forceinline__ bool rows_aligned(const void* ptr, int strid
 // the 8 rows one warp touches per fragment on distinct banks.
 __host__ __device__ constexpr int epilogue_row_bytes(int bn, int element_bytes) { return bn * element_bytes + 16; }
 
-// Shared memory of the staged scales and biases (fixed INT8 epilogues only).
+// Shared memory of the staged scales and biases (fixed epilogues only).
 __host__ __device__ constexpr int params_smem_bytes(int bn, int epi) { return epi == kEpilogueAny ? 0 : 2 * bn * 4; }
 
 // Shared memory before the residual tile: the pipeline's stage tiles, or the output tile
@@ -170,7 +171,7 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
   extern __shared__ __align__(128) uint8_t smem_raw[];
   uint8_t* const smem = smem_raw + ((512 - (shared_address(smem_raw) & 511)) & 511);
   // Then, after the stage tiles (which the output tile reuses), the block's scales and biases
-  // (fixed INT8 epilogues: BN floats each) and the residual tile.
+  // (fixed epilogues: BN floats each) and the residual tile.
   constexpr int params_offset = main_smem_bytes(BM, BN, Stages);
   constexpr int z_tile_offset = params_offset + params_smem_bytes(BN, Epi);
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -279,10 +280,10 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
 
   // The residual tile, when it moves in 16-byte pieces, is fetched into shared memory with
   // the first stage, so its latency hides behind the main loop instead of following it.
-  const ResidualKind z_kind = Epi == kEpilogueInt8             ? ResidualKind::kNone
-                              : fixed_residual_tile(Epi)       ? ResidualKind::kInt8
+  const ResidualKind z_kind = Epi == kEpilogue8Bit             ? ResidualKind::kNone
+                              : fixed_residual_tile(Epi)       ? fixed_residual(Fp8)
                                                              : p.z_kind;
-  const IgemmOutput y_kind = Epi == kEpilogueAny ? p.y_kind : fixed_output(Epi);
+  const IgemmOutput y_kind = Epi == kEpilogueAny ? p.y_kind : fixed_output(Epi, Fp8);
   const int z_bytes = residual_bytes(z_kind);
   const int z_row = epilogue_row_bytes(BN, z_bytes);
   uint8_t* const z_tile = smem + z_tile_offset;
@@ -290,7 +291,7 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
   // launch), so their per-element code has no fallback path.
   const bool z_staged = fixed_residual_tile(Epi) ||
                         (z_kind != ResidualKind::kNone && p.k % 16 == 0 && rows_aligned(p.z, p.z_stride, z_bytes));
-  // Fixed INT8 epilogues read their scales and biases from shared memory too: in pairs,
+  // Fixed epilogues read their scales and biases from shared memory too: in pairs,
   // with no per-column bounds tests (columns past k read zeros), instead of four predicated
   // global loads per pair of columns.
   float* const params = reinterpret_cast<float*>(smem + params_offset);  // [scale | bias][BN]
@@ -302,7 +303,7 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
       copy16_async(shared_address(params + index * 4), src, col < p.k);
     }
   }
-  if constexpr (fixed_residual_tile(Epi)) {  // INT8 rows of BN bytes: a fixed count of pieces per thread
+  if constexpr (fixed_residual_tile(Epi)) {  // 8-bit rows of BN bytes: a fixed count of pieces per thread
     for_each_piece<BM, BN, kThreads>(tid, [&](int row, int piece) {
       const int64_t m = block_m + row;
       const int col = block_n + piece * 16;
@@ -442,8 +443,7 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
             } else if (z_kind == ResidualKind::kInt8) {
               int8_pair_to_floats(*reinterpret_cast<const uint16_t*>(z), z0, z1);
             } else {
-              z0 = from_e4m3(z[0]);
-              z1 = from_e4m3(z[1]);
+              e4m3_pair_to_floats(*reinterpret_cast<const uint16_t*>(z), z0, z1);
             }
           } else if (m < pixels) {
             if (first) z0 = residual_at(p, z_kind, m, col);
@@ -464,8 +464,7 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
             break;
           case IgemmOutput::kFp8:
             *reinterpret_cast<uint16_t*>(out) =
-                static_cast<uint16_t>(to_e4m3(__fmul_rn(v0, p.y_inv_scale)) |
-                                      (static_cast<uint32_t>(to_e4m3(__fmul_rn(v1, p.y_inv_scale))) << 8));
+                static_cast<uint16_t>(e4m3_pair_of(__fmul_rn(v0, p.y_inv_scale), __fmul_rn(v1, p.y_inv_scale)));
             break;
           case IgemmOutput::kF16:
             *reinterpret_cast<__half2*>(out) = __floats2half2_rn(v0, v1);  // one packed conversion
@@ -477,8 +476,8 @@ __global__ void __launch_bounds__(WM* WN * 32, MinBlocks)
 
   // Phase 2: the tile to global memory, 16 bytes of one pixel per thread and iteration;
   // consecutive threads take consecutive pieces of a row, so a warp writes whole rows.
-  if constexpr (Epi != kEpilogueAny) {  // rows of BN INT8 or f16 elements, whole 16-byte pieces
-    constexpr int kYBytes = output_bytes(fixed_output(Epi));
+  if constexpr (Epi != kEpilogueAny) {  // rows of BN 8-bit or f16 elements, whole 16-byte pieces
+    constexpr int kYBytes = output_bytes(fixed_output(Epi, Fp8));
     for_each_piece<BM, BN * kYBytes, kThreads>(tid, [&](int row, int piece) {
       const int64_t m = block_m + row;
       const int col = block_n + piece * (16 / kYBytes);
@@ -537,22 +536,21 @@ cudaError_t launch_variant(const IgemmConvParams& p, const void* x, const void* 
   return cudaGetLastError();
 }
 
-// The epilogue variant for the parameters (FP8 always takes the general one).
+// The epilogue variant for the parameters: a fixed one where the output (and residual) is of
+// the operands' 8-bit type, else the general one.
 template <bool Fp8, bool Wgmma, int BM, int BN, int WM, int WN, int Stages, int MinBlocks = 1>
 cudaError_t launch(const IgemmConvParams& p, const void* x, const void* w, cudaStream_t stream) {
-  if constexpr (!Fp8) {
-    // The fixed variants move whole 16-byte pieces of every output (and residual) row.
-    // They also stage the scales and biases in 16-byte pieces.
-    const bool pieces = p.k % 16 == 0 && aligned16(p.scale) && aligned16(p.bias);
-    const bool y_pieces = pieces && p.y_kind == IgemmOutput::kInt8 && rows_aligned(p.y, p.y_stride, 1);
-    const bool z_pieces = p.z_kind == ResidualKind::kInt8 && rows_aligned(p.z, p.z_stride, 1);
-    if (y_pieces && p.z_kind == ResidualKind::kNone)
-      return launch_variant<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks, kEpilogueInt8>(p, x, w, stream);
-    if (y_pieces && z_pieces)
-      return launch_variant<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks, kEpilogueInt8Residual>(p, x, w, stream);
-    if (pieces && z_pieces && p.y_kind == IgemmOutput::kF16 && rows_aligned(p.y, p.y_stride, 2))
-      return launch_variant<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks, kEpilogueF16Residual>(p, x, w, stream);
-  }
+  // The fixed variants move whole 16-byte pieces of every output (and residual) row.
+  // They also stage the scales and biases in 16-byte pieces.
+  const bool pieces = p.k % 16 == 0 && aligned16(p.scale) && aligned16(p.bias);
+  const bool y_pieces = pieces && p.y_kind == fixed_output(kEpilogue8Bit, Fp8) && rows_aligned(p.y, p.y_stride, 1);
+  const bool z_pieces = p.z_kind == fixed_residual(Fp8) && rows_aligned(p.z, p.z_stride, 1);
+  if (y_pieces && p.z_kind == ResidualKind::kNone)
+    return launch_variant<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks, kEpilogue8Bit>(p, x, w, stream);
+  if (y_pieces && z_pieces)
+    return launch_variant<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks, kEpilogue8BitResidual>(p, x, w, stream);
+  if (pieces && z_pieces && p.y_kind == IgemmOutput::kF16 && rows_aligned(p.y, p.y_stride, 2))
+    return launch_variant<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks, kEpilogueF16Residual>(p, x, w, stream);
   return launch_variant<Fp8, Wgmma, BM, BN, WM, WN, Stages, MinBlocks, kEpilogueAny>(p, x, w, stream);
 }
 

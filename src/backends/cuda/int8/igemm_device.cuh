@@ -1,12 +1,15 @@
 // Helpers shared by kiln's INT8 / FP8 GEMM kernels (igemm_conv.cu, stream_gemm.cu,
 // halo_conv.cu): division by launch constants, asynchronous global -> shared copies, the
 // 64-byte-swizzled tile layout that both ldmatrix and Hopper's wgmma descriptors
-// (wgmma_ops.cuh) read, and the INT8 conversions of the epilogues. Included by .cu files.
+// (wgmma_ops.cuh) read, and the INT8 and E4M3 conversions of the epilogues. Included by .cu files.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <type_traits>
 
+#include <cuda_fp16.h>
+#include <cuda_fp8.h>
 #include <cuda_runtime.h>
 
 namespace kiln::cuda::int8::device {
@@ -126,16 +129,31 @@ __device__ __forceinline__ void int8_pair_to_floats(uint32_t pair, float& lo, fl
 // the rows one warp writes per accumulator fragment on distinct banks.
 __host__ __device__ constexpr int padded_row(int bn) { return bn + 16; }
 
-// The fixed INT8 epilogue of a 128 x BN tile whose accumulators are laid out as wgmma's
+// Two E4M3 codes (byte 0 and byte 1 of `pair`) as floats, exactly, in one conversion
+// instruction (cvt.rn.f16x2.e4m3x2; E4M3 -> f16 -> f32 is exact).
+__device__ __forceinline__ void e4m3_pair_to_floats(uint32_t pair, float& lo, float& hi) {
+  const __half2 h = __half2(__nv_cvt_fp8x2_to_halfraw2(static_cast<__nv_fp8x2_storage_t>(pair), __NV_E4M3));
+  lo = __low2float(h);
+  hi = __high2float(h);
+}
+
+// E4M3 codes of lo (byte 0) and hi (byte 1), round to nearest even, saturated to +-448, in
+// one conversion instruction: quant_device_math.cuh's to_e4m3 of each.
+__device__ __forceinline__ uint32_t e4m3_pair_of(float lo, float hi) {
+  return __nv_cvt_float2_to_fp8x2(make_float2(lo, hi), __NV_SATFINITE, __NV_E4M3);
+}
+
+// The fixed 8-bit epilogue of a 128 x BN tile whose accumulators are laid out as wgmma's
 // (warp w: rows 16w..16w+15; lane: rows lane/4 and lane/4 + 8, columns 2 * (lane % 4) and the
 // next of each group of 8), into the output tile `y_tile`: conv_epilogue's arithmetic in its
 // order (see int8_kernels.cu), v = fma(acc, scale, bias); v = fma(z, z_scale, v); relu;
-// saturate(round(v * (1/s_y))). `params` holds [scale | bias][BN]; `z_tile` the residual
-// rows (Residual only).
-template <int BN, bool Residual>
-__device__ __forceinline__ void finish_int8_tile(const int (&acc)[BN / 2], const float* params, const uint8_t* z_tile,
-                                                 uint8_t* y_tile, float z_scale, bool relu, float y_inv_scale,
-                                                 int warp, int lane) {
+// convert(v * (1/s_y)). INT8 (int32 sums): residual and output INT8, saturate(round(.)).
+// FP8 (f32 sums): residual and output E4M3, to_e4m3(.). `params` holds [scale | bias][BN];
+// `z_tile` the residual rows (Residual only).
+template <bool Fp8, int BN, bool Residual>
+__device__ __forceinline__ void finish_8bit_tile(const std::conditional_t<Fp8, float, int> (&acc)[BN / 2],
+                                                 const float* params, const uint8_t* z_tile, uint8_t* y_tile,
+                                                 float z_scale, bool relu, float y_inv_scale, int warp, int lane) {
   const int group = lane >> 2, pair = (lane & 3) * 2;
 #pragma unroll
   for (int j = 0; j < BN / 8; ++j) {
@@ -149,7 +167,11 @@ __device__ __forceinline__ void finish_int8_tile(const int (&acc)[BN / 2], const
       float v1 = __fmaf_rn(static_cast<float>(acc[j * 4 + 2 * h + 1]), sc.y, bi.y);
       if constexpr (Residual) {
         float z0, z1;
-        int8_pair_to_floats(*reinterpret_cast<const uint16_t*>(z_tile + row * padded_row(BN) + col), z0, z1);
+        const uint32_t zz = *reinterpret_cast<const uint16_t*>(z_tile + row * padded_row(BN) + col);
+        if constexpr (Fp8)
+          e4m3_pair_to_floats(zz, z0, z1);
+        else
+          int8_pair_to_floats(zz, z0, z1);
         v0 = __fmaf_rn(z0, z_scale, v0);
         v1 = __fmaf_rn(z1, z_scale, v1);
       }
@@ -157,8 +179,13 @@ __device__ __forceinline__ void finish_int8_tile(const int (&acc)[BN / 2], const
         v0 = fmaxf(v0, 0.0f);
         v1 = fmaxf(v1, 0.0f);
       }
-      *reinterpret_cast<uint16_t*>(y_tile + row * padded_row(BN) + col) = static_cast<uint16_t>(
-          pack_byte_pair(saturate_round_word(__fmul_rn(v0, y_inv_scale)), saturate_round_word(__fmul_rn(v1, y_inv_scale))));
+      uint32_t out;
+      if constexpr (Fp8)
+        out = e4m3_pair_of(__fmul_rn(v0, y_inv_scale), __fmul_rn(v1, y_inv_scale));
+      else
+        out = pack_byte_pair(saturate_round_word(__fmul_rn(v0, y_inv_scale)),
+                             saturate_round_word(__fmul_rn(v1, y_inv_scale)));
+      *reinterpret_cast<uint16_t*>(y_tile + row * padded_row(BN) + col) = static_cast<uint16_t>(out);
     }
   }
 }

@@ -11,6 +11,12 @@ using kernels::Pool2dParams;
 
 // Bytes of channels one thread pools: 16 (four 32-bit words) when the rows allow, else 4,
 // else 1. The words are compared four signed bytes at a time (__vmaxs4).
+//
+// E4M3 codes are sign and magnitude, so as signed bytes the negative ones order backwards;
+// XORing the magnitude bits of the negative codes with 0x7f (order_key) turns them into
+// -1 - magnitude, which orders as their values do (and -0 below +0, equal values). The key
+// map is its own inverse: the maxima of the keys map back to codes of the pool's input.
+__device__ __forceinline__ uint32_t order_key(uint32_t codes) { return codes ^ (((codes >> 7) & 0x01010101u) * 0x7fu); }
 template <int kBytes>
 struct Chunk {
   static constexpr int kWords = kBytes >= 4 ? kBytes / 4 : 1;
@@ -44,7 +50,7 @@ __device__ __forceinline__ void store_chunk(int8_t* p, const Chunk<kBytes>& c) {
 
 // One thread per (output pixel, chunk of kBytes channels); 32-bit index math (the host
 // checks the sizes fit).
-template <int kBytes>
+template <int kBytes, bool Fp8>
 __global__ void int8_max_pool_kernel(Pool2dParams p, int chunks, int total, const int8_t* __restrict__ x,
                                      int8_t* __restrict__ y) {
   const int c = static_cast<int>(p.c), in_h = static_cast<int>(p.in_h), in_w = static_cast<int>(p.in_w);
@@ -71,10 +77,11 @@ __global__ void int8_max_pool_kernel(Pool2dParams p, int chunks, int total, cons
         const Chunk<kBytes> v = load_chunk<kBytes>(x + ((int64_t(n) * in_h + h) * in_w + w) * c + chunk * kBytes);
 #pragma unroll
         for (int k = 0; k < Chunk<kBytes>::kWords; ++k) {
+          const uint32_t key = Fp8 ? order_key(v.w[k]) : v.w[k];
           if constexpr (kBytes == 1)
-            acc.w[k] = static_cast<uint8_t>(max(static_cast<int8_t>(acc.w[k]), static_cast<int8_t>(v.w[k])));
+            acc.w[k] = static_cast<uint8_t>(max(static_cast<int8_t>(acc.w[k]), static_cast<int8_t>(key)));
           else
-            acc.w[k] = __vmaxs4(acc.w[k], v.w[k]);
+            acc.w[k] = __vmaxs4(acc.w[k], key);
         }
         any = true;
       }
@@ -82,29 +89,39 @@ __global__ void int8_max_pool_kernel(Pool2dParams p, int chunks, int total, cons
     if (!any)
 #pragma unroll
       for (int k = 0; k < Chunk<kBytes>::kWords; ++k) acc.w[k] = 0;
+    if constexpr (Fp8)
+#pragma unroll
+      for (int k = 0; k < Chunk<kBytes>::kWords; ++k) acc.w[k] = order_key(acc.w[k]) & (kBytes == 1 ? 0xffu : ~0u);
     store_chunk<kBytes>(y + ((int64_t(n) * out_h + oh) * out_w + ow) * c + chunk * kBytes, acc);
   }
 }
 
-template <int kBytes>
+template <int kBytes, bool Fp8>
 cudaError_t launch(const Pool2dParams& p, const int8_t* x, int8_t* y, cudaStream_t stream) {
   const int chunks = static_cast<int>(p.c / kBytes);
   const int total = static_cast<int>(p.n * p.out_h * p.out_w * chunks);
   constexpr int kThreads = 256;
   const int blocks = static_cast<int>(std::min<int64_t>((int64_t(total) + kThreads - 1) / kThreads, 1 << 20));
-  int8_max_pool_kernel<kBytes><<<blocks, kThreads, 0, stream>>>(p, chunks, total, x, y);
+  int8_max_pool_kernel<kBytes, Fp8><<<blocks, kThreads, 0, stream>>>(p, chunks, total, x, y);
   return cudaGetLastError();
 }
 
 bool aligned(const void* ptr, int bytes) { return reinterpret_cast<uintptr_t>(ptr) % bytes == 0; }
 
+template <bool Fp8>
+cudaError_t launch_for_alignment(const Pool2dParams& p, const int8_t* x, int8_t* y, cudaStream_t stream) {
+  if (p.c % 16 == 0 && aligned(x, 16) && aligned(y, 16)) return launch<16, Fp8>(p, x, y, stream);
+  if (p.c % 4 == 0 && aligned(x, 4) && aligned(y, 4)) return launch<4, Fp8>(p, x, y, stream);
+  return launch<1, Fp8>(p, x, y, stream);
+}
+
 }  // namespace
 
 namespace detail {
-cudaError_t launch_int8_max_pool(const Pool2dParams& p, const int8_t* x, int8_t* y, cudaStream_t stream) {
-  if (p.c % 16 == 0 && aligned(x, 16) && aligned(y, 16)) return launch<16>(p, x, y, stream);
-  if (p.c % 4 == 0 && aligned(x, 4) && aligned(y, 4)) return launch<4>(p, x, y, stream);
-  return launch<1>(p, x, y, stream);
+cudaError_t launch_8bit_max_pool(const Pool2dParams& p, bool fp8, const void* x, void* y, cudaStream_t stream) {
+  const auto* xb = static_cast<const int8_t*>(x);
+  auto* yb = static_cast<int8_t*>(y);
+  return fp8 ? launch_for_alignment<true>(p, xb, yb, stream) : launch_for_alignment<false>(p, xb, yb, stream);
 }
 }  // namespace detail
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <type_traits>
 
 namespace kiln::cuda::int8 {
 
@@ -42,7 +43,7 @@ __host__ __device__ constexpr StreamLayout stream_layout(int bn, int c, bool res
 // tile's wait; each warpgroup multiplies its 64 rows (wgmma, C/64 x 2 steps of k32); each
 // thread finishes its accumulators into the output tile; the tile goes out in 16-byte
 // stores. Every copy address is the tile's base plus a per-thread constant.
-template <int BN, int C, bool Residual, int MinBlocks>
+template <bool Fp8, int BN, int C, bool Residual, int MinBlocks>
 __global__ void __launch_bounds__(kThreads, MinBlocks)
     stream_gemm_kernel(IgemmConvParams p, int tiles, const uint8_t* __restrict__ x, const uint8_t* __restrict__ w) {
   constexpr StreamLayout L = stream_layout(BN, C, Residual);
@@ -99,9 +100,10 @@ __global__ void __launch_bounds__(kThreads, MinBlocks)
   load_tile(tile, 0);
   commit_async();
 
-  int acc[kFragsN * 4];
+  using Acc = std::conditional_t<Fp8, float, int>;  // f32 sums of E4M3 products, int32 of INT8 ones
+  Acc acc[kFragsN * 4];
 #pragma unroll
-  for (int e = 0; e < kFragsN * 4; ++e) acc[e] = 0;
+  for (int e = 0; e < kFragsN * 4; ++e) acc[e] = Acc(0);
   const float* params = reinterpret_cast<const float*>(smem + L.params);  // [scale | bias][BN]
   uint8_t* const y_tile = smem + L.y;
 
@@ -121,15 +123,15 @@ __global__ void __launch_bounds__(kThreads, MinBlocks)
     for (int q = 0; q < C / 64; ++q) {
       const uint64_t a_desc = wgmma::descriptor(a_tile + q * kBM * kBK);
       const uint64_t b_desc = wgmma::descriptor(smem_base + q * BN * kBK);
-      wgmma::Mma<false, BN>::run(acc, a_desc, b_desc, q > 0);
-      wgmma::Mma<false, BN>::run(acc, a_desc + 2, b_desc + 2, 1);
+      wgmma::Mma<Fp8, BN>::run(acc, a_desc, b_desc, q > 0);
+      wgmma::Mma<Fp8, BN>::run(acc, a_desc + 2, b_desc + 2, 1);
     }
     wgmma::commit();
     wgmma::wait<0>();
     wgmma::fence_operands(acc);
 
-    finish_int8_tile<BN, Residual>(acc, params, smem + L.stage + stage * L.stage_bytes + L.a_bytes, y_tile, p.z_scale,
-                                   p.relu, p.y_inv_scale, warp, lane);
+    finish_8bit_tile<Fp8, BN, Residual>(acc, params, smem + L.stage + stage * L.stage_bytes + L.a_bytes, y_tile,
+                                        p.z_scale, p.relu, p.y_inv_scale, warp, lane);
     __syncthreads();  // the output tile is whole; this stage's reads are done
 
     const int m0 = tile * kBM;
@@ -145,12 +147,12 @@ __global__ void __launch_bounds__(kThreads, MinBlocks)
   wait_async<0>();
 }
 
-template <int BN, int C, bool Residual>
+template <bool Fp8, int BN, int C, bool Residual>
 cudaError_t launch(const IgemmConvParams& p, const void* x, const void* w, cudaStream_t stream) {
   // Blocks per SM the register budget aims at (shared memory allows about as many): one for
   // the largest tiles, where more would spill.
   constexpr int kMinBlocks = C >= 512 || (BN == 128 && C >= 256) ? 1 : BN == 64 && C <= 128 ? 3 : 2;
-  auto kernel = stream_gemm_kernel<BN, C, Residual, kMinBlocks>;
+  auto kernel = stream_gemm_kernel<Fp8, BN, C, Residual, kMinBlocks>;
   constexpr int kSmem = stream_layout(BN, C, Residual).total + 512;
   int device = 0;
   if (const cudaError_t st = cudaGetDevice(&device); st != cudaSuccess) return st;
@@ -172,24 +174,35 @@ cudaError_t launch(const IgemmConvParams& p, const void* x, const void* w, cudaS
   return cudaGetLastError();
 }
 
-template <int BN, bool Residual>
+template <bool Fp8, int BN, bool Residual>
 cudaError_t launch_for_channels(const IgemmConvParams& p, const void* x, const void* w, cudaStream_t stream) {
   switch (p.c) {
-    case 64: return launch<BN, 64, Residual>(p, x, w, stream);
-    case 128: return launch<BN, 128, Residual>(p, x, w, stream);
-    case 256: return launch<BN, 256, Residual>(p, x, w, stream);
-    case 512: return launch<BN, 512, Residual>(p, x, w, stream);
+    case 64: return launch<Fp8, BN, 64, Residual>(p, x, w, stream);
+    case 128: return launch<Fp8, BN, 128, Residual>(p, x, w, stream);
+    case 256: return launch<Fp8, BN, 256, Residual>(p, x, w, stream);
+    case 512: return launch<Fp8, BN, 512, Residual>(p, x, w, stream);
     default: return cudaErrorInvalidValue;
   }
+}
+
+template <bool Fp8>
+cudaError_t dispatch(const IgemmConvParams& p, int bn, const void* x, const void* w, cudaStream_t stream) {
+  const bool residual = p.z_kind != ResidualKind::kNone;
+  if (bn == 64)
+    return residual ? launch_for_channels<Fp8, 64, true>(p, x, w, stream)
+                    : launch_for_channels<Fp8, 64, false>(p, x, w, stream);
+  return residual ? launch_for_channels<Fp8, 128, true>(p, x, w, stream)
+                  : launch_for_channels<Fp8, 128, false>(p, x, w, stream);
 }
 
 }  // namespace
 
 std::string stream_gemm_unsupported(const IgemmConvParams& p, int bn) {
   if (bn != 64 && bn != 128) return "no stream tile with " + std::to_string(bn) + " output channels";
-  if (p.fp8) return "FP8 operands (stream tiles are INT8 only)";
-  if (p.y_kind != IgemmOutput::kInt8) return "not an INT8 output";
-  if (p.z_kind != ResidualKind::kNone && p.z_kind != ResidualKind::kInt8) return "a residual other than INT8";
+  if (p.y_kind != (p.fp8 ? IgemmOutput::kFp8 : IgemmOutput::kInt8))
+    return p.fp8 ? "FP8 operands without an FP8 output" : "not an INT8 output";
+  if (p.z_kind != ResidualKind::kNone && p.z_kind != (p.fp8 ? ResidualKind::kFp8 : ResidualKind::kInt8))
+    return p.fp8 ? "a residual other than FP8" : "a residual other than INT8";
   if (p.r != 1 || p.s != 1 || p.stride_h != 1 || p.stride_w != 1 || p.pad_h != 0 || p.pad_w != 0 || p.ho != p.h ||
       p.wo != p.w)
     return "not a pointwise (1x1, stride 1, unpadded) convolution";
@@ -208,9 +221,7 @@ std::string stream_gemm_unsupported(const IgemmConvParams& p, int bn) {
 
 cudaError_t stream_gemm(const IgemmConvParams& p, int bn, const void* x, const void* w, cudaStream_t stream) {
   if (!stream_gemm_unsupported(p, bn).empty() || !aligned16(x) || !aligned16(w)) return cudaErrorInvalidValue;
-  const bool residual = p.z_kind == ResidualKind::kInt8;
-  if (bn == 64) return residual ? launch_for_channels<64, true>(p, x, w, stream) : launch_for_channels<64, false>(p, x, w, stream);
-  return residual ? launch_for_channels<128, true>(p, x, w, stream) : launch_for_channels<128, false>(p, x, w, stream);
+  return p.fp8 ? dispatch<true>(p, bn, x, w, stream) : dispatch<false>(p, bn, x, w, stream);
 }
 
 }  // namespace kiln::cuda::int8

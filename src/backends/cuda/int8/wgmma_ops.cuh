@@ -126,17 +126,36 @@ struct Mma<true, 128> {
   }
 };
 
-// d += A[64 x 32] * B[32 x 64], INT8, A from registers: each warp of the warpgroup holds its
-// 16 rows in the m16n8k32 A-fragment layout (load_matrix_x4), so A rows may start anywhere
-// in shared memory (shifted windows of one tile); B through its descriptor. The A registers
-// must be fenced (fence()) after they are written and left alone until the MMA completes.
-struct MmaRegA64 {
+// d += A[64 x 32] * B[32 x 64], A from registers: each warp of the warpgroup holds its 16
+// rows in the m16n8k32 A-fragment layout (load_matrix_x4; the same for INT8 and E4M3), so A
+// rows may start anywhere in shared memory (shifted windows of one tile); B through its
+// descriptor. The A registers must be fenced (fence()) after they are written and left alone
+// until the MMA completes.
+template <bool Fp8>
+struct MmaRegA64;
+
+template <>
+struct MmaRegA64<false> {
   __device__ __forceinline__ static void run(int (&d)[32], const uint32_t (&a)[4], uint64_t b, int scale_d) {
 #ifdef KILN_WGMMA_ENABLED
     asm volatile(
         "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
         "wgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, %35}, %36, p;\n}\n"
         : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(scale_d)
+        : "memory");
+#endif
+  }
+};
+
+template <>
+struct MmaRegA64<true> {
+  __device__ __forceinline__ static void run(float (&d)[32], const uint32_t (&a)[4], uint64_t b, int scale_d) {
+#ifdef KILN_WGMMA_ENABLED
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, %35}, %36, p, 1, 1;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(scale_d)
         : "memory");
 #endif
