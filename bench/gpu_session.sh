@@ -8,7 +8,8 @@
 #               per ResNet-50 layer shape at batch 256, beside cuDNN FP16
 #   int8        `kiln bench --fp16 --int8` at batch 256 and 1 with the agreement with FP32,
 #               and the PyTorch baseline (eager FP16 channels-last) beside it
-#   qdq         the pretrained Q/DQ ShuffleNet-v2: `kiln bench --fp16 --int8` on its photos
+#   qdq         the pretrained Q/DQ ShuffleNet-v2: `kiln bench --fp32 --fp16 --int8` on its photos
+#               (QDQ_EXTRA=--fp8 adds FP8 with the model's own ranges)
 #   build       plan build time (fp16, max batch 256), cold and with a warm timing cache
 #   imageinput  an fp16 plan taking uint8 pixels (`kiln build --image-input`) against the
 #               float plan: same top-5, end-to-end latency with 4x fewer bytes copied
@@ -17,7 +18,7 @@
 #   servepixels the same with a uint8-pixel plan (`kiln build --image-input`): UINT8 binary tensors
 #               and JPEGs in, normalization on the GPU
 #   burn        `kiln burn --gpus all`
-#   usage: [SECTIONS=...] [TEST_FILTER=gtest-filter] [INT8_BATCHES="256 1"] [INT8_EXTRA=--fp8] [SERVE_INSTANCES=N] [PACK=1] bench/gpu_session.sh CARRY_DIR OUT_DIR
+#   usage: [SECTIONS=...] [TEST_FILTER=gtest-filter] [INT8_BATCHES="256 1"] [INT8_EXTRA=--fp8] [QDQ_EXTRA=--fp8] [SERVE_INSTANCES=N] [PACK=1] bench/gpu_session.sh CARRY_DIR OUT_DIR
 set -uo pipefail
 carry=${1:?dir with kiln, test binaries and device-libs}; out=${2:?output dir}
 sections=${SECTIONS:-tests bench build imageinput qdq serve burn}
@@ -70,7 +71,7 @@ if want int8; then
       --calib-data data/images --calibrator percentile --batch-size $b --duration 1 --warmup 5 \
       --output-dir "$out/int8_b$b" > "$out/int8_b$b.log" 2>&1
     echo "batch $b: exit $?, $(elapsed "$start") s"; grep -E "^(fp16|int8|fp8) |vs fp32" "$out/int8_b$b.log"
-    grep -E "int8conv|Int8Conv" "$out/int8_b$b.log" | head -60 > "$out/int8_b${b}_tactics.log"
+    grep -E "Int8Conv|Fp8Conv|MaxPool" "$out/int8_b$b.log" > "$out/int8_b${b}_tactics.log"
   done
   step "PyTorch baseline (same card, same call)"
   PYTHONUNBUFFERED=1 timeout 150 python3 bench/pytorch_baseline.py --out "$out/torch.json" --compile-mode none \
@@ -81,9 +82,9 @@ if want qdq && [ -n "${KILN_PRETRAINED_DIR:-}" ]; then
   step "pretrained Q/DQ ShuffleNet-v2 on the GPU"
   for img in parrot.jpg cat.bmp grace_hopper.bmp; do
     timeout 240 "$kiln" bench "$KILN_PRETRAINED_DIR/shufflenet-v2-12-qdq.onnx" --image "$KILN_PRETRAINED_DIR/images/$img" \
-      --fp32 --fp16 --int8 --labels "$KILN_PRETRAINED_DIR/imagenet_classes_1000.txt" --duration 1 --warmup 10 \
+      --fp32 --fp16 --int8 ${QDQ_EXTRA:-} --labels "$KILN_PRETRAINED_DIR/imagenet_classes_1000.txt" --duration 1 --warmup 10 \
       --output-dir "$out/qdq_$img" > "$out/qdq_$img.log" 2>&1
-    echo "$img: exit $?"; grep -E "^(fp32|fp16|int8) |vs fp32|Q/DQ model" "$out/qdq_$img.log"
+    echo "$img: exit $?"; grep -E "^(fp32|fp16|int8|fp8) |vs fp32|Q/DQ model" "$out/qdq_$img.log"
   done
 fi
 
