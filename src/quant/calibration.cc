@@ -10,17 +10,20 @@
 
 namespace kiln::quant {
 
-float CalibrationTable::int8_scale(const std::string& value_name) const {
+namespace {
+
+// threshold / largest code, or 1 for a tensor that is zero in practice (see kMinThreshold).
+float scale_of(const std::map<std::string, float>& thresholds, const std::string& value_name, float largest) {
   auto it = thresholds.find(value_name);
   if (it == thresholds.end()) fail("calibration table has no entry for tensor '{}'", value_name);
-  return it->second > 0 ? it->second / 127.0f : 1.0f;
+  return it->second >= kMinThreshold ? it->second / largest : 1.0f;
 }
 
-float CalibrationTable::fp8_scale(const std::string& value_name) const {
-  auto it = thresholds.find(value_name);
-  if (it == thresholds.end()) fail("calibration table has no entry for tensor '{}'", value_name);
-  return it->second > 0 ? it->second / 448.0f : 1.0f;
-}
+}  // namespace
+
+float CalibrationTable::int8_scale(const std::string& value_name) const { return scale_of(thresholds, value_name, 127.0f); }
+
+float CalibrationTable::fp8_scale(const std::string& value_name) const { return scale_of(thresholds, value_name, 448.0f); }
 
 std::string graph_fingerprint(const ir::Graph& graph) {
   uint64_t h = 1469598103934665603ull;  // FNV-1a 64
@@ -37,35 +40,43 @@ std::string graph_fingerprint(const ir::Graph& graph) {
   return fmt::format("{:016x}", h);
 }
 
+std::string format_calibration_cache(const CalibrationTable& table) {
+  std::string text = fmt::format("kiln-calibration 1\ngraph {}\ncalibrator {}\n", table.graph_fingerprint,
+                                 table.calibrator);
+  for (const auto& [name, threshold] : table.thresholds) text += fmt::format("{:.9g} {}\n", threshold, name);
+  return text;
+}
+
 void save_calibration_cache(const CalibrationTable& table, const std::string& path) {
   std::ofstream out(path);
   if (!out) fail("{}: cannot write the calibration cache", path);
-  out << "kiln-calibration 1\n"
-      << "graph " << table.graph_fingerprint << "\n"
-      << "calibrator " << table.calibrator << "\n";
-  for (const auto& [name, threshold] : table.thresholds) out << fmt::format("{:.9g} {}\n", threshold, name);
+  out << format_calibration_cache(table);
   if (!out) fail("{}: write failed", path);
 }
 
 CalibrationTable load_calibration_cache(const std::string& path, const ir::Graph& graph) {
   std::ifstream in(path);
   if (!in) fail_with(ErrorCode::kNotFound, "{}: calibration cache not found", path);
+  return parse_calibration_cache(in, path, graph);
+}
+
+CalibrationTable parse_calibration_cache(std::istream& in, const std::string& origin, const ir::Graph& graph) {
   CalibrationTable table;
   std::string line;
   int line_no = 0;
   auto expect_header = [&](const std::string& key) {
     ++line_no;
     if (!std::getline(in, line) || line.rfind(key + " ", 0) != 0)
-      fail("{}:{}: not a kiln calibration cache (expected '{} ...')", path, line_no, key);
+      fail("{}:{}: not a kiln calibration cache (expected '{} ...')", origin, line_no, key);
     return line.substr(key.size() + 1);
   };
-  if (expect_header("kiln-calibration") != "1") fail("{}: unsupported calibration cache version", path);
+  if (expect_header("kiln-calibration") != "1") fail("{}: unsupported calibration cache version", origin);
   table.graph_fingerprint = expect_header("graph");
   table.calibrator = expect_header("calibrator");
   const std::string expected = graph_fingerprint(graph);
   if (table.graph_fingerprint != expected)
     fail("{}: calibration cache was made for another graph (fingerprint {}, this graph is {}); "
-         "delete it or pass a new --calib-cache path to recalibrate", path, table.graph_fingerprint, expected);
+         "delete it or pass a new --calib-cache path to recalibrate", origin, table.graph_fingerprint, expected);
   while (std::getline(in, line)) {
     ++line_no;
     if (line.empty() || line[0] == '#') continue;
@@ -74,7 +85,7 @@ CalibrationTable load_calibration_cache(const std::string& path, const ir::Graph
     std::string name;
     if (!(fields >> threshold) || !std::getline(fields >> std::ws, name) || name.empty() ||
         !std::isfinite(threshold) || threshold < 0)
-      fail("{}:{}: malformed entry '{}' (expected '<threshold> <tensor name>')", path, line_no, line);
+      fail("{}:{}: malformed entry '{}' (expected '<threshold> <tensor name>')", origin, line_no, line);
     table.thresholds[name] = threshold;
   }
   return table;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <istream>
 #include <map>
 #include <string>
 #include <vector>
@@ -14,14 +15,19 @@
 
 namespace kiln::quant {
 
+// Thresholds below this (and 0) belong to tensors that are zero in practice: they get scale
+// 1, since a scale of threshold / 127 (or / 448) that small has no finite inverse.
+inline constexpr float kMinThreshold = 1e-30f;
+
 struct CalibrationTable {
   std::string calibrator;                    // "entropy", "percentile", "minmax"
   std::string graph_fingerprint;             // ties the table to one graph
   std::map<std::string, float> thresholds;   // value name -> clipping threshold (|x|)
 
-  // Symmetric INT8 scale of a value: threshold / 127 (throws if the value is unknown).
+  // Symmetric INT8 scale of a value: threshold / 127 (throws if the value is unknown; 1 below
+  // kMinThreshold).
   float int8_scale(const std::string& value_name) const;
-  // FP8 E4M3 scale of a value: threshold / 448 (E4M3's largest finite value).
+  // FP8 E4M3 scale of a value: threshold / 448 (E4M3's largest finite value), likewise.
   float fp8_scale(const std::string& value_name) const;
 };
 
@@ -34,8 +40,12 @@ std::string graph_fingerprint(const ir::Graph& graph);
 //   calibrator <name>
 //   <threshold> <value name>
 void save_calibration_cache(const CalibrationTable& table, const std::string& path);
+// The file's text.
+std::string format_calibration_cache(const CalibrationTable& table);
 // Throws with a clear message when the file is malformed or was made for another graph.
 CalibrationTable load_calibration_cache(const std::string& path, const ir::Graph& graph);
+// The same for a cache's text from any stream; `origin` names it in messages.
+CalibrationTable parse_calibration_cache(std::istream& in, const std::string& origin, const ir::Graph& graph);
 
 // Supplies the next calibration batch (one tensor per graph input); false when done.
 using BatchSource = std::function<bool(std::vector<Tensor>& inputs)>;

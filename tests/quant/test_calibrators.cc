@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 
 #include "quant/calibration.h"
 #include "quant/calibrator.h"
@@ -134,13 +135,32 @@ TEST(CalibrationCache, RoundTripsAndRejectsAnotherGraph) {
 TEST(CalibrationCache, MalformedFilesAreRejected) {
   const ir::Graph g = relu_graph();
   const std::string path = ::testing::TempDir() + "/bad_calib.txt";
-  for (const std::string body : {std::string("hello\n"), std::string("kiln-calibration 2\n"),
+  for (const std::string& body : {std::string("hello\n"), std::string("kiln-calibration 2\n"),
                                  "kiln-calibration 1\ngraph " + graph_fingerprint(g) + "\ncalibrator minmax\nabc x\n",
                                  "kiln-calibration 1\ngraph " + graph_fingerprint(g) + "\ncalibrator minmax\n-1 x\n"}) {
     std::ofstream(path) << body;
     EXPECT_THROW(load_calibration_cache(path, g), Error) << body;
   }
   EXPECT_THROW(load_calibration_cache(path + ".missing", g), Error);
+}
+
+// A threshold too small for its scale to have a finite inverse (a tensor that was zero in
+// practice, or a hand-edited cache) gets scale 1 like a zero one, never a scale whose
+// inverse overflows to infinity and turns the quantized tensor into NaNs.
+TEST(CalibrationCache, TinyThresholdsGetScaleOne) {
+  const ir::Graph g = relu_graph();
+  std::istringstream text("kiln-calibration 1\ngraph " + graph_fingerprint(g) +
+                          "\ncalibrator minmax\n1e-40 x\n0 y\n2.5e-30 z\n");
+  const CalibrationTable table = parse_calibration_cache(text, "tiny.cache", g);
+  ASSERT_EQ(table.thresholds.size(), 3u);
+  for (const char* name : {"x", "y"}) {
+    EXPECT_EQ(table.int8_scale(name), 1.0f) << name;
+    EXPECT_EQ(table.fp8_scale(name), 1.0f) << name;
+  }
+  // Just above the bound: threshold / 448 and its inverse are finite floats.
+  EXPECT_TRUE(std::isfinite(1.0f / table.fp8_scale("z")));
+  EXPECT_TRUE(std::isfinite(1.0f / table.int8_scale("z")));
+  EXPECT_FLOAT_EQ(table.int8_scale("z"), 2.5e-30f / 127);
 }
 
 TEST(Calibrate, CollectsThresholdsOfInputsAndActivations) {
