@@ -46,7 +46,9 @@ TEST(CudaLowering, MovementOpsKeepNhwcAndBecomeAttributes) {
   for (const auto& n : l.graph.nodes) {
     if (n.op == "Slice" || n.op == "Pad" || n.op == "Split") {
       EXPECT_EQ(n.inputs.size(), 1u) << n.name;  // constant inputs became attributes
-      if (n.op != "Split") EXPECT_EQ(l.layouts.at(n.inputs[0]), cuda::Layout::kNHWC) << n.name;
+      if (n.op != "Split") {
+        EXPECT_EQ(l.layouts.at(n.inputs[0]), cuda::Layout::kNHWC) << n.name;
+      }
       ++checked;
     }
     if (n.op == "Transpose") {
@@ -70,7 +72,9 @@ TEST(CudaLowering, AsymmetricPadsBecomeExplicitPad) {
   const cuda::LoweredGraph l = cuda::lower_for_device(g, Precision::kFP16, 2);
   ASSERT_EQ(count_ops(l.graph, "Pad"), 1);
   for (const auto& n : l.graph.nodes) {
-    if (n.op == "Pad") EXPECT_EQ(n.attrs.get_ints("pads"), (std::vector<int64_t>{0, 0, 0, 0, 0, 0, 1, 1}));
+    if (n.op == "Pad") {
+      EXPECT_EQ(n.attrs.get_ints("pads"), (std::vector<int64_t>{0, 0, 0, 0, 0, 0, 1, 1}));
+    }
     if (n.op == "Conv") {
       EXPECT_EQ(n.attrs.get_ints("pads"), (std::vector<int64_t>{0, 1, 0, 1}));
       ASSERT_TRUE(n.has_input(5)) << "3 input channels in fp16: a channel-padded filter";
