@@ -140,8 +140,8 @@ class PoolOp : public NodeOp {
     kind_ = node.op.find("Max") != std::string::npos ? PoolKind::kMax : PoolKind::kAverage;
     // A quantized max pool (int8/int8_pool.h) runs INT8 or E4M3 NHWC values through its own
     // kernel.
-    int8_ = in_[0].dtype == DType::kI8 || in_[0].dtype == DType::kFP8E4M3;
-    if (int8_ && (global_ || kind_ != PoolKind::kMax || in_[0].layout != Layout::kNHWC || out_.dtype != in_[0].dtype))
+    quantized_ = in_[0].dtype == DType::kI8 || in_[0].dtype == DType::kFP8E4M3;
+    if (quantized_ && (global_ || kind_ != PoolKind::kMax || in_[0].layout != Layout::kNHWC || out_.dtype != in_[0].dtype))
       fail_with(ErrorCode::kUnimplemented, "{}: {} pooling runs only as a windowed max pool, NHWC to {}", label(),
                 dtype_name(in_[0].dtype), dtype_name(in_[0].dtype));
     if (global_) return;
@@ -167,7 +167,7 @@ class PoolOp : public NodeOp {
     // cuDNN pools with one pad per axis, no dilation, and floor-mode output sizes.
     const Dims& xd = in_[0].dims;
     const Dims& yd = out_.dims;
-    cudnn_ok_ = !int8_ && p_.pad_top == p_.pad_bottom && p_.pad_left == p_.pad_right && p_.dilation_h == 1 &&
+    cudnn_ok_ = !quantized_ && p_.pad_top == p_.pad_bottom && p_.pad_left == p_.pad_right && p_.dilation_h == 1 &&
                 p_.dilation_w == 1 && xd.size() == 4 && yd.size() == 4 &&
                 yd[2] == 1 + (xd[2] + 2 * p_.pad_top - p_.kernel_h) / p_.stride_h &&
                 yd[3] == 1 + (xd[3] + 2 * p_.pad_left - p_.kernel_w) / p_.stride_w;
@@ -240,7 +240,7 @@ class PoolOp : public NodeOp {
     p.in_w = x[3];
     p.out_h = y[2];
     p.out_w = y[3];
-    if (int8_) {
+    if (quantized_) {
       KILN_CUDA_CALL(label(), int8::max_pool_8bit_nhwc(p, in_[0].dtype == DType::kFP8E4M3, s.at(in_id_[0]),
                                                        s.at(out_id_), s.stream));
       return;
@@ -315,7 +315,7 @@ class PoolOp : public NodeOp {
     return true;
   }
 
-  bool global_ = false, int8_ = false;
+  bool global_ = false, quantized_ = false;
   PoolKind kind_ = PoolKind::kMax;
   Pool2dParams p_;
   bool cudnn_ok_ = false, use_cudnn_ = false;
