@@ -9,14 +9,14 @@ namespace {
 
 using kernels::Pool2dParams;
 
+// E4M3 codes are sign and magnitude, so as signed bytes the negative ones order backwards;
+// XORing the magnitude bits of the negative codes with 0x7f turns them into -1 - magnitude,
+// which orders as their values do (and -0 below +0, equal values). The map is its own
+// inverse: the maxima of the keys map back to codes of the pool's input.
+__device__ __forceinline__ uint32_t order_key(uint32_t codes) { return codes ^ (((codes >> 7) & 0x01010101u) * 0x7fu); }
+
 // Bytes of channels one thread pools: 16 (four 32-bit words) when the rows allow, else 4,
 // else 1. The words are compared four signed bytes at a time (__vmaxs4).
-//
-// E4M3 codes are sign and magnitude, so as signed bytes the negative ones order backwards;
-// XORing the magnitude bits of the negative codes with 0x7f (order_key) turns them into
-// -1 - magnitude, which orders as their values do (and -0 below +0, equal values). The key
-// map is its own inverse: the maxima of the keys map back to codes of the pool's input.
-__device__ __forceinline__ uint32_t order_key(uint32_t codes) { return codes ^ (((codes >> 7) & 0x01010101u) * 0x7fu); }
 template <int kBytes>
 struct Chunk {
   static constexpr int kWords = kBytes >= 4 ? kBytes / 4 : 1;
@@ -91,7 +91,7 @@ __global__ void int8_max_pool_kernel(Pool2dParams p, int chunks, int total, cons
       for (int k = 0; k < Chunk<kBytes>::kWords; ++k) acc.w[k] = 0;
     if constexpr (Fp8)
 #pragma unroll
-      for (int k = 0; k < Chunk<kBytes>::kWords; ++k) acc.w[k] = order_key(acc.w[k]) & (kBytes == 1 ? 0xffu : ~0u);
+      for (int k = 0; k < Chunk<kBytes>::kWords; ++k) acc.w[k] = order_key(acc.w[k]);
     store_chunk<kBytes>(y + ((int64_t(n) * out_h + oh) * out_w + ow) * c + chunk * kBytes, acc);
   }
 }
