@@ -358,7 +358,8 @@ const Tolerance kF16Close{[](float got, float want) { return std::fabs(got - wan
 Tolerance tolerance_for(const ConvCase& c, const std::string& tile) {
   if (!c.fp8) return kExact;
   if (c.y_kind == IgemmOutput::kF16) return kF16Close;
-  const bool wgmma = tile.rfind("wgmma", 0) == 0 || tile.rfind("stream", 0) == 0 || tile.rfind("halo", 0) == 0;
+  const bool wgmma = tile.rfind("wgmma", 0) == 0 || tile.rfind("stream", 0) == 0 || tile.rfind("halo", 0) == 0 ||
+                     tile.rfind("tma", 0) == 0;
   return wgmma ? kOneE4m3StepWgmma : kOneE4m3Step;
 }
 
@@ -442,11 +443,18 @@ bool halo_takes(const ConvCase& c) {
 
 bool is_halo_tile(int tile) { return i8::igemm_tile_name(tile).rfind("halo", 0) == 0; }
 
+// tma_conv.h's rule: eight_bit_rows and output channels a multiple of 16 (the geometry limits,
+// strides up to 8 and padding up to 128, hold for every case here).
+bool tma_takes(const ConvCase& c) { return c.k % 16 == 0 && eight_bit_rows(c); }
+
+bool is_tma_tile(int tile) { return i8::igemm_tile_name(tile).rfind("tma", 0) == 0; }
+
 // Whether `tile` must take `c`: the general tiles take every case, the stream and halo tiles
 // their own.
 bool tile_takes(int tile, const ConvCase& c) {
   if (stream_channels(tile) > 0) return stream_takes(c, stream_channels(tile));
   if (is_halo_tile(tile)) return halo_takes(c);
+  if (is_tma_tile(tile)) return tma_takes(c);
   return true;
 }
 
@@ -530,6 +538,10 @@ std::vector<ConvCase> int8_cases() {
       // Many pixel tiles, a partial channel tile (96), a long reduction (3x3 x 128).
       {.name = "conv3x3_c128_k96_many_tiles", .n = 2, .h = 28, .w = 28, .c = 128, .k = 96, .r = 3, .s = 3, .pad_h = 1,
        .pad_w = 1, .z_kind = kZ8, .relu = true},
+      // ResNet-50's deep 3x3 (the TMA tiles' shapes): a long reduction (3x3 x 256), several
+      // images per 128-pixel tile.
+      {.name = "conv3x3_c256_k256_14x14_relu", .n = 3, .h = 14, .w = 14, .c = 256, .k = 256, .r = 3, .s = 3,
+       .pad_h = 1, .pad_w = 1, .relu = true},
   };
 }
 
@@ -646,6 +658,12 @@ std::vector<ConvCase> fp8_cases() {
        .s = 3, .pad_h = 1, .pad_w = 1, .relu = true, .y_kind = kYFp8},
       {.name = "fp8_halo_stem4x4_c16_k64_relu_115", .fp8 = true, .n = 4, .h = 115, .w = 115, .c = 16, .k = 64,
        .r = 4, .s = 4, .relu = true, .y_kind = kYFp8},
+      // ResNet-50's 7x7 stage: 3x3 over 512 channels, an FP8 residual, and its stride-2
+      // entry from 14x14.
+      {.name = "fp8_conv3x3_c512_k512_7x7_zfp8_relu", .fp8 = true, .n = 3, .h = 7, .w = 7, .c = 512, .k = 512,
+       .r = 3, .s = 3, .pad_h = 1, .pad_w = 1, .z_kind = kZFp8, .relu = true, .y_kind = kYFp8},
+      {.name = "fp8_conv3x3s2_c256_k256_14x14", .fp8 = true, .n = 3, .h = 14, .w = 14, .c = 256, .k = 256, .r = 3,
+       .s = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1, .relu = true, .y_kind = kYFp8},
   };
 }
 

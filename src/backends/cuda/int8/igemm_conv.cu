@@ -4,6 +4,7 @@
 #include "backends/cuda/int8/igemm_device.cuh"
 #include "backends/cuda/int8/quant_device_math.cuh"
 #include "backends/cuda/int8/stream_gemm.h"
+#include "backends/cuda/int8/tma_conv.h"
 #include "backends/cuda/int8/wgmma_ops.cuh"
 
 #include <atomic>
@@ -558,7 +559,8 @@ cudaError_t launch(const IgemmConvParams& p, const void* x, const void* w, cudaS
 // for few output channels (64) or few pixels (the 7x7 stage at small batches); tiles that
 // never won on ResNet-50's shapes on an H200 are left out to bound the build time.
 // Stream tiles (stream > 0: output channels per block) run stream_gemm.h's persistent kernel,
-// for pointwise INT8 convolutions only; the halo tile halo_conv.h's, for 3x3 stride-1 ones.
+// for pointwise convolutions only; the halo tile halo_conv.h's, for 3x3 stride-1 ones; TMA
+// tiles (tma_stages > 0: pipeline stages) tma_conv.h's, for 8-bit outputs.
 struct TileEntry {
   const char* name;
   int bm, bn;
@@ -567,6 +569,7 @@ struct TileEntry {
   cudaError_t (*fp8)(const IgemmConvParams&, const void*, const void*, cudaStream_t);
   int stream = 0;
   bool halo = false;
+  int tma_stages = 0;
 };
 
 const TileEntry kTiles[] = {
@@ -592,6 +595,10 @@ const TileEntry kTiles[] = {
     {"stream 128x64", 128, 64, true, nullptr, nullptr, 64},
     {"stream 128x128", 128, 128, true, nullptr, nullptr, 128},
     {"halo 128x64", 128, 64, true, nullptr, nullptr, 0, true},
+    // Warp-specialized, TMA-fed: for the compute-bound deep layers (see tma_conv.h).
+    {"tma 128x128", 128, 128, true, nullptr, nullptr, 0, false, 4},
+    {"tma 128x128 s6", 128, 128, true, nullptr, nullptr, 0, false, 6},
+    {"tma 128x256", 128, 256, true, nullptr, nullptr, 0, false, 6},
 };
 constexpr int kTileCount = sizeof(kTiles) / sizeof(kTiles[0]);
 
@@ -656,6 +663,8 @@ std::string igemm_tile_unsupported(const IgemmConvParams& p, int tile) {
     if (std::string why = stream_gemm_unsupported(p, kTiles[tile].stream); !why.empty()) return why;
   } else if (kTiles[tile].halo) {
     if (std::string why = halo_conv_unsupported(p); !why.empty()) return why;
+  } else if (kTiles[tile].tma_stages > 0) {
+    if (std::string why = tma_conv_unsupported(p); !why.empty()) return why;
   } else if ((int64_t(p.n) * p.ho * p.wo + kTiles[tile].bm - 1) / kTiles[tile].bm > 65535) {
     return "more pixel tiles than a grid holds";
   }
@@ -668,6 +677,7 @@ cudaError_t igemm_conv(const IgemmConvParams& p, int tile, const void* x, const 
   if (!igemm_tile_unsupported(p, tile).empty()) return cudaErrorNotSupported;
   if (kTiles[tile].stream > 0) return stream_gemm(p, kTiles[tile].stream, x, w, stream);
   if (kTiles[tile].halo) return halo_conv(p, x, w, stream);
+  if (kTiles[tile].tma_stages > 0) return tma_conv(p, kTiles[tile].bn, kTiles[tile].tma_stages, x, w, stream);
   return p.fp8 ? kTiles[tile].fp8(p, x, w, stream) : kTiles[tile].int8(p, x, w, stream);
 }
 
