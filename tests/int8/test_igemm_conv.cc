@@ -662,6 +662,10 @@ std::vector<ConvCase> fp8_cases() {
       // entry from 14x14.
       {.name = "fp8_conv3x3_c512_k512_7x7_zfp8_relu", .fp8 = true, .n = 3, .h = 7, .w = 7, .c = 512, .k = 512,
        .r = 3, .s = 3, .pad_h = 1, .pad_w = 1, .z_kind = kZFp8, .relu = true, .y_kind = kYFp8},
+      // More tiles than the persistent TMA tiles' blocks (264 or 132): blocks walk several,
+      // each with its own residual rows.
+      {.name = "fp8_pw_c128_k256_zfp8_relu_many_tiles", .fp8 = true, .n = 6, .h = 56, .w = 56, .c = 128, .k = 256,
+       .z_kind = kZFp8, .relu = true, .y_kind = kYFp8},
       {.name = "fp8_conv3x3s2_c256_k256_14x14", .fp8 = true, .n = 3, .h = 14, .w = 14, .c = 256, .k = 256, .r = 3,
        .s = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1, .relu = true, .y_kind = kYFp8},
   };

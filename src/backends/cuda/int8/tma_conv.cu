@@ -4,6 +4,7 @@
 #include "backends/cuda/int8/igemm_device.cuh"
 #include "backends/cuda/int8/wgmma_ops.cuh"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <type_traits>
@@ -24,14 +25,16 @@ constexpr int kThreads = kConsumers + 32;  // warp 8: the producer
 __host__ __device__ constexpr int stage_bytes(int bn) { return (kBM + bn) * kBK; }
 
 // Shared memory from a 512-byte boundary (the wgmma and TMA 64-byte swizzles are functions of
-// the address): the stages (reused by the output tile once the main loop is done), the
-// block's scales and biases, the stages' "full" and "empty" mbarriers, the residual tile.
+// the address): the stages, the output tile, the tile's scales and biases, the stages' "full"
+// and "empty" mbarriers, the residual tile. The output tile has its own space (not the
+// stages') because the producer fills the next tile's stages while the consumers finish one.
 struct TmaLayout {
-  int params, barriers, z, total;
+  int y, params, barriers, z, total;
 };
 __host__ __device__ constexpr TmaLayout tma_layout(int bn, int stages, bool residual) {
   TmaLayout l{};
-  l.params = stages * stage_bytes(bn);
+  l.y = stages * stage_bytes(bn);
+  l.params = align512(l.y + kBM * padded_row(bn));
   l.barriers = l.params + 2 * bn * 4;
   l.z = l.barriers + align512(2 * stages * 8);
   l.total = l.z + (residual ? kBM * padded_row(bn) : 0);
@@ -99,24 +102,26 @@ __device__ __forceinline__ void load_box(uint32_t dst, const CUtensorMap* map, u
 // A barrier of the consumer warps alone (the producer warp may have left).
 __device__ __forceinline__ void consumers_sync() { asm volatile("bar.sync 1, %0;\n" ::"n"(kConsumers) : "memory"); }
 
-// One thread block computes the 128 x BN output tile (blockIdx.y: pixels, blockIdx.x:
-// channels). Warp 8 is the producer: one thread walks the reduction steps (filter tap, 64-byte
-// channel block), waiting for a stage's "empty" barrier, then issuing its two TMA copies onto
-// its "full" barrier. Warps 0-7 are the consumers: per step they wait for the stage's full
-// barrier, issue their warpgroup's two wgmmas (64 rows each), and once the step before has
-// completed (wgmma wait 1) free that step's stage. The epilogue's scales, biases and residual
-// rows are fetched by the consumers before the loop and waited for after it.
-// BN 128: registers are capped for two blocks per SM (shared memory allows two but for 6
-// stages with a residual), so that one block's epilogue runs beside another's main loop.
+// Persistent: thread block b computes the 128 x BN output tiles b, b + gridDim.x, ... (tile t:
+// pixels [t / n_tiles * 128, +128), channels [t % n_tiles * BN, +BN); channels vary fastest,
+// so the blocks running together read the same pixels, through L2). Warp 8 is the producer:
+// one thread walks every tile's reduction steps (filter tap, 64-byte channel block) through
+// the ring of stages, waiting for a stage's "empty" barrier, then issuing its two TMA copies
+// onto its "full" barrier; it runs ahead into the next tile while the consumers finish one.
+// Warps 0-7 are the consumers: per step they wait for the stage's full barrier, issue their
+// warpgroup's two wgmmas (64 rows each), and once the step before has completed (wgmma wait
+// 1) free that step's stage; then they finish the tile (epilogue) and store it. A tile's
+// scales, biases and residual rows are fetched by the consumers before its main loop and
+// waited for after it.
+// BN 128: two blocks per SM where shared memory allows (4 stages), registers capped for it.
 // BN 256: one block per SM (128 f32 sums per thread); each warpgroup's wgmma reads its A rows
 // once per 256 output channels instead of 128, which cuts the shared-memory reads per product
 // (with the TMA's writes, what bounds the 128-channel tile) by a sixth.
 template <bool Fp8, int BN, int Stages, bool Residual>
 __global__ void __launch_bounds__(kThreads, BN == 128 ? 2 : 1)
     tma_conv_kernel(const __grid_constant__ CUtensorMap a_map, const __grid_constant__ CUtensorMap b_map,
-                    const IgemmConvParams p, FastDivisor per_image, FastDivisor wo) {
+                    const IgemmConvParams p, FastDivisor per_image, FastDivisor wo, FastDivisor n_tiles, int tiles) {
   static_assert(BN == 128 || BN == 256, "wgmma wrappers for n128 and n256");
-  static_assert(stage_bytes(BN) * Stages >= kBM * padded_row(BN), "the output tile fits in the stages");
   constexpr TmaLayout L = tma_layout(BN, Stages, Residual);
   constexpr int kStageBytes = stage_bytes(BN);
   extern __shared__ __align__(128) uint8_t smem_raw[];
@@ -124,16 +129,14 @@ __global__ void __launch_bounds__(kThreads, BN == 128 ? 2 : 1)
   const uint32_t base = shared_address(smem);
   const uint32_t full = base + L.barriers, empty = full + Stages * 8;
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
-  const int block_n = blockIdx.x * BN;
-  const int block_m = blockIdx.y * kBM;  // tma_conv_unsupported keeps pixels below 2^31
-  const int pixels = p.n * p.ho * p.wo;
+  const int pixels = p.n * p.ho * p.wo;  // tma_conv_unsupported keeps it below 2^31
   const int channel_blocks = (p.c + kBK - 1) / kBK;
   const int steps = p.r * p.s * channel_blocks;
 
   if (tid == 0) {
     for (int s = 0; s < Stages; ++s) {
-      barrier_init(full + 8 * s, 1);                    // the producer's expect_tx arrival
-      barrier_init(empty + 8 * s, kConsumers / 32);     // one arrival per consumer warp
+      barrier_init(full + 8 * s, 1);                 // the producer's expect_tx arrival
+      barrier_init(empty + 8 * s, kConsumers / 32);  // one arrival per consumer warp
     }
     fence_barrier_init();
   }
@@ -141,23 +144,28 @@ __global__ void __launch_bounds__(kThreads, BN == 128 ? 2 : 1)
 
   if (warp == kConsumers / 32) {
     if (lane != 0) return;
-    // The tile's first output pixel, and its window's top-left input pixel (in the padding
-    // at the borders): the im2col copies walk on from there, pixel by pixel.
-    const int img = per_image.div(block_m), rem = block_m - img * int(per_image.divisor);
-    const int oh = wo.div(rem), ow = rem - oh * p.wo;
-    const int h0 = oh * p.stride_h - p.pad_h, w0 = ow * p.stride_w - p.pad_w;
-    int cb = 0, tr = 0, ts = 0;  // the step's channel block and filter tap
-    for (int step = 0; step < steps; ++step) {
-      const int stage = step % Stages;
-      if (step >= Stages) barrier_wait(empty + 8 * stage, ((step / Stages) - 1) & 1);
-      const uint32_t a = base + stage * kStageBytes, bar = full + 8 * stage;
-      barrier_expect_bytes(bar, kStageBytes);
-      load_im2col(a, &a_map, bar, cb * kBK, w0, h0, img, static_cast<uint16_t>(ts * p.dil_w),
-                  static_cast<uint16_t>(tr * p.dil_h));
-      load_box(a + kBM * kBK, &b_map, bar, cb * kBK, tr * p.s + ts, block_n);
-      if (++cb == channel_blocks) {
-        cb = 0;
-        if (++ts == p.s) ts = 0, ++tr;
+    int it = 0;  // steps issued over all tiles: the ring position
+    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+      const int m_tile = n_tiles.div(tile), block_n = (tile - m_tile * int(n_tiles.divisor)) * BN;
+      // The tile's first output pixel, and its window's top-left input pixel (in the padding
+      // at the borders): the im2col copies walk on from there, pixel by pixel.
+      const int block_m = m_tile * kBM;
+      const int img = per_image.div(block_m), rem = block_m - img * int(per_image.divisor);
+      const int oh = wo.div(rem), ow = rem - oh * p.wo;
+      const int h0 = oh * p.stride_h - p.pad_h, w0 = ow * p.stride_w - p.pad_w;
+      int cb = 0, tr = 0, ts = 0;  // the step's channel block and filter tap
+      for (int step = 0; step < steps; ++step, ++it) {
+        const int stage = it % Stages;
+        if (it >= Stages) barrier_wait(empty + 8 * stage, ((it / Stages) - 1) & 1);
+        const uint32_t a = base + stage * kStageBytes, bar = full + 8 * stage;
+        barrier_expect_bytes(bar, kStageBytes);
+        load_im2col(a, &a_map, bar, cb * kBK, w0, h0, img, static_cast<uint16_t>(ts * p.dil_w),
+                    static_cast<uint16_t>(tr * p.dil_h));
+        load_box(a + kBM * kBK, &b_map, bar, cb * kBK, tr * p.s + ts, block_n);
+        if (++cb == channel_blocks) {
+          cb = 0;
+          if (++ts == p.s) ts = 0, ++tr;
+        }
       }
     }
     return;
@@ -165,56 +173,62 @@ __global__ void __launch_bounds__(kThreads, BN == 128 ? 2 : 1)
 
   float* const params = reinterpret_cast<float*>(smem + L.params);  // [scale | bias][BN]
   uint8_t* const z_tile = smem + L.z;
+  uint8_t* const y_tile = smem + L.y;
   constexpr int kVectorPieces = BN / 4;  // 16-byte pieces of one per-channel vector
-  if (tid < 2 * kVectorPieces) {
-    const int col = block_n + (tid % kVectorPieces) * 4;
-    copy16_async(shared_address(params + tid * 4), (tid < kVectorPieces ? p.scale : p.bias) + col, col < p.k);
-  }
-  constexpr int kRowPieces = BN / 16;  // 16-byte pieces of an 8-bit output or residual row
-  if constexpr (Residual) {
-#pragma unroll
-    for (int index = tid; index < kBM * kRowPieces; index += kConsumers) {
-      const int row = index / kRowPieces, col = block_n + (index % kRowPieces) * 16;
-      const bool ok = block_m + row < pixels && col < p.k;
-      copy16_async(shared_address(z_tile + row * padded_row(BN) + (index % kRowPieces) * 16),
-                   static_cast<const uint8_t*>(p.z) + (ok ? int64_t(block_m + row) * p.z_stride + col : 0), ok);
-    }
-  }
-  commit_async();
-
+  constexpr int kRowPieces = BN / 16;    // 16-byte pieces of an 8-bit output or residual row
   using Acc = std::conditional_t<Fp8, float, int>;  // f32 sums of E4M3 products, int32 of INT8 ones
   Acc acc[BN / 2];
-#pragma unroll
-  for (int e = 0; e < BN / 2; ++e) acc[e] = Acc(0);
   const uint32_t a_rows = (warp / 4) * 64 * kBK;  // this warpgroup's 64 rows of A
-  for (int step = 0; step < steps; ++step) {
-    const int stage = step % Stages;
-    barrier_wait(full + 8 * stage, (step / Stages) & 1);
-    const uint32_t a = base + stage * kStageBytes;
-    const uint64_t a_desc = wgmma::descriptor(a + a_rows), b_desc = wgmma::descriptor(a + kBM * kBK);
-    wgmma::fence_operands(acc);
-    wgmma::fence();
-    wgmma::Mma<Fp8, BN>::run(acc, a_desc, b_desc, 1);
-    wgmma::Mma<Fp8, BN>::run(acc, a_desc + 2, b_desc + 2, 1);  // the second k32, 32 bytes on
-    wgmma::commit();
-    wgmma::wait<1>();  // the step before has completed: its stage may be refilled
-    wgmma::fence_operands(acc);
-    if (step > 0 && lane == 0) barrier_arrive(empty + 8 * ((step - 1) % Stages));
-  }
-  wgmma::wait<0>();
-  wgmma::fence_operands(acc);
-  wait_async<0>();   // this thread's epilogue pieces have landed ...
-  consumers_sync();  // ... everyone's, and no warp reads the stages any more
-
-  uint8_t* const y_tile = smem;
-  finish_8bit_tile<Fp8, BN, Residual>(acc, params, z_tile, y_tile, p.z_scale, p.relu, p.y_inv_scale, warp, lane);
-  consumers_sync();
+  int it = 0;
+  for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+    const int m_tile = n_tiles.div(tile), block_n = (tile - m_tile * int(n_tiles.divisor)) * BN;
+    const int block_m = m_tile * kBM;
+    if (tid < 2 * kVectorPieces) {
+      const int col = block_n + (tid % kVectorPieces) * 4;
+      copy16_async(shared_address(params + tid * 4), (tid < kVectorPieces ? p.scale : p.bias) + col, col < p.k);
+    }
+    if constexpr (Residual) {
 #pragma unroll
-  for (int index = tid; index < kBM * kRowPieces; index += kConsumers) {
-    const int row = index / kRowPieces, piece = index % kRowPieces, col = block_n + piece * 16;
-    if (block_m + row < pixels && col < p.k)
-      *reinterpret_cast<uint4*>(static_cast<uint8_t*>(p.y) + int64_t(block_m + row) * p.y_stride + col) =
-          *reinterpret_cast<const uint4*>(y_tile + row * padded_row(BN) + piece * 16);
+      for (int index = tid; index < kBM * kRowPieces; index += kConsumers) {
+        const int row = index / kRowPieces, col = block_n + (index % kRowPieces) * 16;
+        const bool ok = block_m + row < pixels && col < p.k;
+        copy16_async(shared_address(z_tile + row * padded_row(BN) + (index % kRowPieces) * 16),
+                     static_cast<const uint8_t*>(p.z) + (ok ? int64_t(block_m + row) * p.z_stride + col : 0), ok);
+      }
+    }
+    commit_async();
+
+#pragma unroll
+    for (int e = 0; e < BN / 2; ++e) acc[e] = Acc(0);
+    for (int step = 0; step < steps; ++step, ++it) {
+      const int stage = it % Stages;
+      barrier_wait(full + 8 * stage, (it / Stages) & 1);
+      const uint32_t a = base + stage * kStageBytes;
+      const uint64_t a_desc = wgmma::descriptor(a + a_rows), b_desc = wgmma::descriptor(a + kBM * kBK);
+      wgmma::fence_operands(acc);
+      wgmma::fence();
+      wgmma::Mma<Fp8, BN>::run(acc, a_desc, b_desc, 1);
+      wgmma::Mma<Fp8, BN>::run(acc, a_desc + 2, b_desc + 2, 1);  // the second k32, 32 bytes on
+      wgmma::commit();
+      wgmma::wait<1>();  // the step before has completed: its stage may be refilled
+      wgmma::fence_operands(acc);
+      if (step > 0 && lane == 0) barrier_arrive(empty + 8 * ((it - 1) % Stages));
+    }
+    wgmma::wait<0>();
+    wgmma::fence_operands(acc);
+    if (lane == 0) barrier_arrive(empty + 8 * ((it - 1) % Stages));  // the tile's last stage
+    wait_async<0>();   // this thread's epilogue pieces have landed ...
+    consumers_sync();  // ... everyone's
+
+    finish_8bit_tile<Fp8, BN, Residual>(acc, params, z_tile, y_tile, p.z_scale, p.relu, p.y_inv_scale, warp, lane);
+    consumers_sync();  // the output tile is whole; the scales and residual rows may be refilled
+#pragma unroll
+    for (int index = tid; index < kBM * kRowPieces; index += kConsumers) {
+      const int row = index / kRowPieces, piece = index % kRowPieces, col = block_n + piece * 16;
+      if (block_m + row < pixels && col < p.k)
+        *reinterpret_cast<uint4*>(static_cast<uint8_t*>(p.y) + int64_t(block_m + row) * p.y_stride + col) =
+            *reinterpret_cast<const uint4*>(y_tile + row * padded_row(BN) + piece * 16);
+    }
   }
 }
 
@@ -286,10 +300,18 @@ cudaError_t launch(const IgemmConvParams& p, const CUtensorMap& a_map, const CUt
   if (const cudaError_t st = cudaGetDevice(&device); st != cudaSuccess) return st;
   static std::atomic<uint64_t> opted_in{0};
   if (const cudaError_t st = opt_in_shared_memory(kernel, kSmem, device, opted_in); st != cudaSuccess) return st;
-  const int pixels = p.n * p.ho * p.wo;
-  const dim3 grid((p.k + BN - 1) / BN, (pixels + kBM - 1) / kBM);
-  kernel<<<grid, kThreads, kSmem, stream>>>(a_map, b_map, p, FastDivisor(static_cast<uint32_t>(p.ho * p.wo)),
-                                            FastDivisor(static_cast<uint32_t>(p.wo)));
+  // The grid is one wave of resident blocks (fixed per device, so asked for once), or fewer.
+  static std::atomic<int> resident[64];
+  int blocks = device >= 0 && device < 64 ? resident[device].load() : 0;
+  if (blocks == 0) {
+    blocks = device_resident_blocks(kernel, kThreads, kSmem, device);
+    if (device >= 0 && device < 64) resident[device].store(blocks);
+  }
+  const int n_tiles = (p.k + BN - 1) / BN;
+  const int tiles = (p.n * p.ho * p.wo + kBM - 1) / kBM * n_tiles;
+  kernel<<<std::min(tiles, blocks), kThreads, kSmem, stream>>>(
+      a_map, b_map, p, FastDivisor(static_cast<uint32_t>(p.ho * p.wo)), FastDivisor(static_cast<uint32_t>(p.wo)),
+      FastDivisor(static_cast<uint32_t>(n_tiles)), tiles);
   return cudaGetLastError();
 }
 
@@ -325,7 +347,8 @@ std::string tma_conv_unsupported(const IgemmConvParams& p) {
     if (box.lower[d] < -128 || box.lower[d] > 127 || box.upper[d] < -128 || box.upper[d] > 127)
       return "a window geometry beyond the TMA's im2col box (corners within [-128, 127])";
   if (int64_t(p.n) * p.ho * p.wo >= (int64_t(1) << 31) - kBM) return "2^31 output pixels or more";
-  if ((int64_t(p.n) * p.ho * p.wo + kBM - 1) / kBM > 65535) return "more pixel tiles than a grid holds";
+  if ((int64_t(p.n) * p.ho * p.wo + kBM - 1) / kBM * ((p.k + 127) / 128) >= (int64_t(1) << 31))
+    return "2^31 tiles or more";
   if (!aligned16(p.scale) || !aligned16(p.bias)) return "scales or biases not 16-byte aligned";
   if (!aligned16(p.y) || p.y_stride % 16 != 0) return "output rows not in 16-byte pieces";
   if (p.z_kind != ResidualKind::kNone && (!aligned16(p.z) || p.z_stride % 16 != 0))
