@@ -45,6 +45,7 @@
 #include "backends/cuda/int8/igemm_conv.h"
 #include "backends/cuda/int8/int8_kernels.h"
 #include "backends/cuda/int8/stream_gemm.h"
+#include "backends/cuda/int8/tma_conv.h"
 #include "quant/fp8.h"
 
 namespace kiln::cuda_test {
@@ -821,6 +822,42 @@ TEST(IgemmConvSupport, HaloTileTakesSame3x3AndStemsOnly) {
   EXPECT_EQ(i8::halo_conv_unsupported(fp8), "") << "the stem in FP8";
   stem.pad_h = stem.pad_w = 1, stem.ho = stem.wo = 27;
   EXPECT_NE(i8::halo_conv_unsupported(stem), "") << "a padded 4x4";
+}
+
+// The TMA tiles take INT8 or FP8 convolutions with an output (and residual, if any) of the
+// operands' type in 16-byte rows, over any window geometry the TMA's im2col box expresses, and
+// say why not otherwise. The refusals come before the driver is asked for its tensor-map
+// encoder, so they hold without a GPU; taking a case needs that encoder (checked with a GPU).
+TEST(IgemmConvSupport, TmaTilesTake8BitOutputsOnly) {
+  alignas(16) static float dummy[256];
+  IgemmConvParams p;
+  p.n = 2, p.h = p.w = p.ho = p.wo = 14, p.c = 256, p.k = 256, p.r = p.s = 3, p.pad_h = p.pad_w = 1;
+  p.scale = p.bias = dummy;
+  p.y = dummy;
+  p.y_stride = 256;
+  p.y_kind = IgemmOutput::kInt8;
+  if (::kiln::cuda::cuda_device_count() > 0) {
+    EXPECT_EQ(i8::tma_conv_unsupported(p), "");
+    IgemmConvParams fp8 = p;
+    fp8.fp8 = true, fp8.y_kind = IgemmOutput::kFp8, fp8.z = dummy, fp8.z_kind = ResidualKind::kFp8, fp8.z_stride = 256;
+    EXPECT_EQ(i8::tma_conv_unsupported(fp8), "") << "FP8 with an FP8 residual";
+  }
+  auto refused = [&](const char* what, auto&& change) {
+    IgemmConvParams q = p;
+    change(q);
+    EXPECT_NE(i8::tma_conv_unsupported(q), "") << what;
+  };
+  refused("f16 output", [](IgemmConvParams& q) { q.y_kind = IgemmOutput::kF16; });
+  refused("FP8 operands, INT8 output", [](IgemmConvParams& q) { q.fp8 = true; });
+  refused("INT8 operands, FP8 residual",
+          [](IgemmConvParams& q) { q.z = dummy, q.z_kind = ResidualKind::kFp8, q.z_stride = 256; });
+  refused("f16 residual", [](IgemmConvParams& q) { q.z = dummy, q.z_kind = ResidualKind::kF16, q.z_stride = 256; });
+  refused("40 output channels", [](IgemmConvParams& q) { q.k = 40, q.y_stride = 48; });
+  refused("output rows of 264 bytes", [](IgemmConvParams& q) { q.y_stride = 264; });
+  refused("misaligned scales", [](IgemmConvParams& q) { q.scale = dummy + 1; });
+  refused("stride 9", [](IgemmConvParams& q) { q.stride_h = q.stride_w = 9, q.ho = q.wo = 2; });
+  refused("padding 200: beyond the im2col box's corners",
+          [](IgemmConvParams& q) { q.pad_h = q.pad_w = 200, q.ho = q.wo = 412; });
 }
 
 // Plans name igemm tiles; the name must lead back to the same tile, and an unknown name

@@ -263,10 +263,7 @@ cudaError_t dispatch(const IgemmConvParams& p, const HaloConstants& k, const voi
 }  // namespace
 
 std::string halo_conv_unsupported(const IgemmConvParams& p) {
-  if (p.y_kind != (p.fp8 ? IgemmOutput::kFp8 : IgemmOutput::kInt8))
-    return p.fp8 ? "FP8 operands without an FP8 output" : "not an INT8 output";
-  if (p.z_kind != ResidualKind::kNone && p.z_kind != (p.fp8 ? ResidualKind::kFp8 : ResidualKind::kInt8))
-    return p.fp8 ? "a residual other than FP8" : "a residual other than INT8";
+  if (std::string why = eight_bit_epilogue_unsupported(p); !why.empty()) return why;
   if (p.c != 16 && p.c != 64 && p.c != 128) return std::to_string(p.c) + " input channels: not 16, 64 or 128";
   const int r = filter_size(p.c), pad = padding(p.c);
   if (p.r != r || p.s != r || p.stride_h != 1 || p.stride_w != 1 || p.dil_h != 1 || p.dil_w != 1 || p.pad_h != pad ||

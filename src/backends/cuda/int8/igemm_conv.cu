@@ -633,6 +633,14 @@ std::string igemm_tile_name(int tile) {
   return tile >= 0 && tile < kTileCount ? kTiles[tile].name : "tile " + std::to_string(tile);
 }
 
+std::string eight_bit_epilogue_unsupported(const IgemmConvParams& p) {
+  if (p.y_kind != (p.fp8 ? IgemmOutput::kFp8 : IgemmOutput::kInt8))
+    return p.fp8 ? "FP8 operands without an FP8 output" : "not an INT8 output";
+  if (p.z_kind != ResidualKind::kNone && p.z_kind != (p.fp8 ? ResidualKind::kFp8 : ResidualKind::kInt8))
+    return p.fp8 ? "a residual other than FP8" : "a residual other than INT8";
+  return {};
+}
+
 std::string igemm_unsupported(const IgemmConvParams& p) {
   if (p.c <= 0 || p.c % 16 != 0) return std::to_string(p.c) + " input channels: not a multiple of 16";
   if (p.k <= 0) return "no output channels";

@@ -49,6 +49,11 @@ struct IgemmConvParams {
   float y_inv_scale = 1.0f;
 };
 
+// Empty when the output, and the residual if any, are of the operands' 8-bit type (INT8, or
+// E4M3 for FP8 operands), the epilogue of the stream, halo and TMA tiles (finish_8bit_tile);
+// else why not.
+std::string eight_bit_epilogue_unsupported(const IgemmConvParams& p);
+
 // Tile shapes (output pixels x output channels per thread block); tactic selection times each.
 int igemm_tile_count();
 std::string igemm_tile_name(int tile);

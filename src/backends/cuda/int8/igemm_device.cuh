@@ -45,6 +45,19 @@ int device_resident_blocks(Kernel kernel, int threads, int smem, int device) {
   return per_sm * sms;
 }
 
+// The same for a kernel whose shared memory is fixed at compile time, so that the count is
+// fixed per device and asked for once: `cache` is the kernel's own memo by device ordinal
+// (one static per instantiation; 0 unknown).
+template <class Kernel>
+int cached_resident_blocks(Kernel kernel, int threads, int smem, int device, std::atomic<int> (&cache)[64]) {
+  const bool cacheable = device >= 0 && device < 64;
+  if (cacheable)
+    if (const int known = cache[device].load(); known > 0) return known;
+  const int blocks = device_resident_blocks(kernel, threads, smem, device);
+  if (cacheable) cache[device].store(blocks);
+  return blocks;
+}
+
 // Division by a divisor fixed at launch, as a multiply-high and a shift: the index math of
 // every copy (pixel -> image, row, column; step -> filter tap) otherwise costs a software
 // division each, which made the memory-bound shapes instruction-bound. Exact for

@@ -158,14 +158,9 @@ cudaError_t launch(const IgemmConvParams& p, const void* x, const void* w, cudaS
   if (const cudaError_t st = cudaGetDevice(&device); st != cudaSuccess) return st;
   static std::atomic<uint64_t> opted_in{0};
   if (const cudaError_t st = opt_in_shared_memory(kernel, kSmem, device, opted_in); st != cudaSuccess) return st;
-  // The grid is one wave of resident blocks; their count is fixed per device, so it is asked
-  // for once.
+  // The grid is one wave of resident blocks.
   static std::atomic<int> resident[64];
-  int blocks = device >= 0 && device < 64 ? resident[device].load() : 0;
-  if (blocks == 0) {
-    blocks = device_resident_blocks(kernel, kThreads, kSmem, device);
-    if (device >= 0 && device < 64) resident[device].store(blocks);
-  }
+  const int blocks = cached_resident_blocks(kernel, kThreads, kSmem, device, resident);
   const int tiles = static_cast<int>((int64_t(p.n) * p.h * p.w + kBM - 1) / kBM);
   const int columns = p.k / BN;
   const int rows = std::max(1, std::min(tiles, blocks / columns));
@@ -199,10 +194,7 @@ cudaError_t dispatch(const IgemmConvParams& p, int bn, const void* x, const void
 
 std::string stream_gemm_unsupported(const IgemmConvParams& p, int bn) {
   if (bn != 64 && bn != 128) return "no stream tile with " + std::to_string(bn) + " output channels";
-  if (p.y_kind != (p.fp8 ? IgemmOutput::kFp8 : IgemmOutput::kInt8))
-    return p.fp8 ? "FP8 operands without an FP8 output" : "not an INT8 output";
-  if (p.z_kind != ResidualKind::kNone && p.z_kind != (p.fp8 ? ResidualKind::kFp8 : ResidualKind::kInt8))
-    return p.fp8 ? "a residual other than FP8" : "a residual other than INT8";
+  if (std::string why = eight_bit_epilogue_unsupported(p); !why.empty()) return why;
   if (p.r != 1 || p.s != 1 || p.stride_h != 1 || p.stride_w != 1 || p.pad_h != 0 || p.pad_w != 0 || p.ho != p.h ||
       p.wo != p.w)
     return "not a pointwise (1x1, stride 1, unpadded) convolution";

@@ -300,13 +300,9 @@ cudaError_t launch(const IgemmConvParams& p, const CUtensorMap& a_map, const CUt
   if (const cudaError_t st = cudaGetDevice(&device); st != cudaSuccess) return st;
   static std::atomic<uint64_t> opted_in{0};
   if (const cudaError_t st = opt_in_shared_memory(kernel, kSmem, device, opted_in); st != cudaSuccess) return st;
-  // The grid is one wave of resident blocks (fixed per device, so asked for once), or fewer.
+  // The grid is one wave of resident blocks (or fewer tiles).
   static std::atomic<int> resident[64];
-  int blocks = device >= 0 && device < 64 ? resident[device].load() : 0;
-  if (blocks == 0) {
-    blocks = device_resident_blocks(kernel, kThreads, kSmem, device);
-    if (device >= 0 && device < 64) resident[device].store(blocks);
-  }
+  const int blocks = cached_resident_blocks(kernel, kThreads, kSmem, device, resident);
   const int n_tiles = (p.k + BN - 1) / BN;
   const int tiles = (p.n * p.ho * p.wo + kBM - 1) / kBM * n_tiles;
   kernel<<<std::min(tiles, blocks), kThreads, kSmem, stream>>>(
@@ -334,10 +330,7 @@ cudaError_t dispatch(const IgemmConvParams& p, int bn, int stages, const CUtenso
 }  // namespace
 
 std::string tma_conv_unsupported(const IgemmConvParams& p) {
-  if (p.y_kind != (p.fp8 ? IgemmOutput::kFp8 : IgemmOutput::kInt8))
-    return p.fp8 ? "FP8 operands without an FP8 output" : "not an INT8 output";
-  if (p.z_kind != ResidualKind::kNone && p.z_kind != (p.fp8 ? ResidualKind::kFp8 : ResidualKind::kInt8))
-    return p.fp8 ? "a residual other than FP8" : "a residual other than INT8";
+  if (std::string why = eight_bit_epilogue_unsupported(p); !why.empty()) return why;
   if (p.k <= 0 || p.k % 16 != 0) return std::to_string(p.k) + " output channels: not a multiple of 16";
   if (p.c <= 0 || p.c % 16 != 0) return std::to_string(p.c) + " input channels: not a multiple of 16";
   if (p.stride_h < 1 || p.stride_w < 1 || p.stride_h > 8 || p.stride_w > 8) return "a stride above 8";
