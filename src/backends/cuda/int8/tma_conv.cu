@@ -232,9 +232,10 @@ __global__ void __launch_bounds__(kThreads, BN == 128 ? 2 : 1)
   }
 }
 
-// The window corners of the im2col box (W, H): window starts of the first and one past the
-// last output column (row), relative to the image; the TMA walks starts from the lower to the
-// upper corner in steps of the stride, then wraps to the next row (image).
+// The corners of the im2col box (W, H) in the tensor map's terms: lower, the first window
+// start (minus the padding); upper, one past the last window start as an offset from the
+// image's width (height). The TMA walks window starts from lower to w + upper in steps of
+// the stride, then wraps to the next row (image).
 struct Im2colBox {
   int lower[2], upper[2];
 };
