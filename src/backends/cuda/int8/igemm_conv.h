@@ -64,8 +64,9 @@ int igemm_tile_index(const std::string& name);  // -1 if no tile has that name
 std::string igemm_unsupported(const IgemmConvParams& p);
 
 // Empty when `tile` runs these parameters on the current device, else why not: igemm_unsupported's
-// reasons, and those of the tile (stream tiles take pointwise INT8 convolutions only; wgmma
-// and stream tiles need compute capability 9.0).
+// reasons, and those of the tile (the stream, halo and TMA tiles take 8-bit outputs and their
+// own shapes: stream_gemm.h, halo_conv.h, tma_conv.h; they and the wgmma tiles need compute
+// capability 9.0).
 std::string igemm_tile_unsupported(const IgemmConvParams& p, int tile);
 
 // cudaErrorNotSupported where igemm_tile_unsupported gives a reason.
